@@ -1,0 +1,1 @@
+"""Hand skeleton: joint order, template, kinematics."""
