@@ -1,0 +1,27 @@
+"""Test-session set-up: every run gets its own ROS domain, DDS stays on loopback."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from gsdf_ros.ros_domain import claim_domain_id, isolated_ros_environment
+
+_CLAIM = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Claim a ROS domain id for this run before any test imports rclpy."""
+    global _CLAIM
+    _CLAIM = claim_domain_id()
+    os.environ.update(isolated_ros_environment(_CLAIM))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _CLAIM is not None:
+        _CLAIM.release()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"ROS_DOMAIN_ID={os.environ.get('ROS_DOMAIN_ID')} ROS_AUTOMATIC_DISCOVERY_RANGE={os.environ.get('ROS_AUTOMATIC_DISCOVERY_RANGE')}"
