@@ -43,3 +43,17 @@ def joint_index(name: str) -> int:
         return JOINT_NAMES.index(name)
     except ValueError:
         raise KeyError(f"unknown joint {name!r}; known: {', '.join(JOINT_NAMES)}") from None
+
+
+FINGER_FRAMES: tuple[tuple[int, int, int], ...] = tuple((1 + 3 * f, 2 + 3 * f, 3 + 3 * f) for f in range(5))
+"""Per finger, the indices (into the 16 bone frames) of its three frames, base to distal."""
+
+FRAME_OF_JOINT: tuple[int, ...] = tuple(
+    BONE_FRAME_JOINTS.index(j) if j in BONE_FRAME_JOINTS else -1 for j in range(NUM_JOINTS)
+)
+"""Bone-frame index carried by each joint (-1 for the fingertips)."""
+
+PARENT_FRAMES: tuple[int, ...] = (-1,) + tuple(
+    FRAME_OF_JOINT[PARENTS[BONE_FRAME_JOINTS[k]]] for k in range(1, NUM_BONE_FRAMES)
+)
+"""Parent frame of each bone frame (-1 for the wrist frame)."""
