@@ -1,0 +1,115 @@
+"""Volumetric heads, soft-argmax, the 2.5D volume decode and the RootNet-style root-depth head."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class VolumeHead(nn.Module):
+    """1x1 conv to J*D channels, reshaped to a (B, J, D, H, W) volume (channel = joint*D + depth)."""
+
+    def __init__(self, in_channels: int, num_joints: int, depth_bins: int) -> None:
+        super().__init__()
+        self.num_joints = num_joints
+        self.depth_bins = depth_bins
+        self.conv = nn.Conv2d(in_channels, num_joints * depth_bins, kernel_size=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        b, _, h, w = y.shape
+        return y.view(b, self.num_joints, self.depth_bins, h, w)
+
+
+def soft_argmax_3d(volume: torch.Tensor) -> torch.Tensor:
+    """Expected (x, y, z) voxel indices (B, J, 3) under a softmax over all D*H*W voxels of each joint."""
+    if volume.dim() != 5:
+        raise ValueError(f"expected volume (B,J,D,H,W), got {tuple(volume.shape)}")
+    b, j, d, h, w = volume.shape
+    prob = volume.reshape(b, j, -1).softmax(dim=-1).view(b, j, d, h, w)
+    grid = lambda n: torch.arange(n, dtype=prob.dtype, device=prob.device)  # noqa: E731
+    x = (prob.sum(dim=(2, 3)) * grid(w)).sum(-1)
+    y = (prob.sum(dim=(2, 4)) * grid(h)).sum(-1)
+    z = (prob.sum(dim=(3, 4)) * grid(d)).sum(-1)
+    return torch.stack([x, y, z], dim=-1)
+
+
+def _volume_geometry(
+    points: torch.Tensor,
+    intrinsics: torch.Tensor,
+    root_depth: torch.Tensor,
+    heatmap_size: int,
+    image_size: int,
+    depth_bins: int | None,
+) -> tuple[torch.Tensor, int, float]:
+    """Validated root depth (B,1), number of depth bins and pixel stride of the volume."""
+    if points.dim() != 3 or points.shape[-1] != 3:
+        raise ValueError(f"expected points/indices (B,J,3), got {tuple(points.shape)}")
+    if intrinsics.shape != (points.shape[0], 3, 3):
+        raise ValueError(f"expected intrinsics (B,3,3), got {tuple(intrinsics.shape)}")
+    root_depth = root_depth.reshape(-1)
+    if root_depth.shape[0] != points.shape[0]:
+        raise ValueError(f"expected root_depth (B,), got {tuple(root_depth.shape)}")
+    return root_depth[:, None], depth_bins or heatmap_size, image_size / heatmap_size
+
+
+def decode_volume(
+    idx: torch.Tensor,
+    intrinsics: torch.Tensor,
+    root_depth: torch.Tensor,
+    depth_dim: float,
+    heatmap_size: int,
+    image_size: int,
+    depth_bins: int | None = None,
+) -> torch.Tensor:
+    """Volume indices (B,J,3) to camera-frame points in metres: u = x*stride, z = (z/D*2-1)*depth_dim + root."""
+    root, depth_bins, stride = _volume_geometry(idx, intrinsics, root_depth, heatmap_size, image_size, depth_bins)
+    u, v = idx[..., 0] * stride, idx[..., 1] * stride
+    z = (idx[..., 2] / depth_bins * 2.0 - 1.0) * depth_dim + root
+    fx, fy = intrinsics[:, None, 0, 0], intrinsics[:, None, 1, 1]
+    cx, cy = intrinsics[:, None, 0, 2], intrinsics[:, None, 1, 2]
+    return torch.stack([(u - cx) / fx * z, (v - cy) / fy * z, z], dim=-1)
+
+
+def encode_points(
+    points: torch.Tensor,
+    intrinsics: torch.Tensor,
+    root_depth: torch.Tensor,
+    depth_dim: float,
+    heatmap_size: int,
+    image_size: int,
+    depth_bins: int | None = None,
+) -> torch.Tensor:
+    """Inverse of :func:`decode_volume`: camera points (B,J,3) to volume indices (x, y, z)."""
+    root, depth_bins, stride = _volume_geometry(points, intrinsics, root_depth, heatmap_size, image_size, depth_bins)
+    z = points[..., 2]
+    u = intrinsics[:, None, 0, 0] * points[..., 0] / z + intrinsics[:, None, 0, 2]
+    v = intrinsics[:, None, 1, 1] * points[..., 1] / z + intrinsics[:, None, 1, 2]
+    zi = ((z - root) / depth_dim + 1.0) / 2.0 * depth_bins
+    return torch.stack([u / stride, v / stride, zi], dim=-1)
+
+
+def depth_normaliser(intrinsics: torch.Tensor, real_area: float, image_size: int) -> torch.Tensor:
+    """RootNet's k = sqrt(fx*fy*A_real/A_img) for crop intrinsics, where A_img is the crop area in pixels."""
+    if intrinsics.dim() != 3 or intrinsics.shape[1:] != (3, 3):
+        raise ValueError(f"expected intrinsics (B,3,3), got {tuple(intrinsics.shape)}")
+    return torch.sqrt(intrinsics[:, 0, 0] * intrinsics[:, 1, 1] * real_area / float(image_size * image_size))
+
+
+class RootDepthHead(nn.Module):
+    """Absolute wrist depth z = gamma*k from pooled features; gamma = exp(MLP), starting at 1."""
+
+    def __init__(self, in_channels: int, hidden: int, real_area: float, image_size: int) -> None:
+        super().__init__()
+        self.real_area = real_area
+        self.image_size = image_size
+        self.mlp = nn.Sequential(nn.Linear(in_channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, 1))
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+
+    def forward(self, features: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
+        log_gamma = self.mlp(features.mean(dim=(2, 3))).squeeze(-1)
+        k = depth_normaliser(intrinsics, self.real_area, self.image_size)
+        return k * torch.exp(log_gamma.clamp(-math.log(20.0), math.log(20.0)))
