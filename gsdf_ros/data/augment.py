@@ -1,0 +1,85 @@
+"""Training augmentation (gSDF §3.4): in-plane rotation, per-channel colour gains, box shift.
+
+The rotation turns the crop about its optical axis: every 3D quantity is multiplied by
+R_aug = R_z(−rot) and the image is warped with K'·R_aug·K'⁻¹, so the augmented crop is again an
+exact virtual camera (rotation R·R_augᵀ, same K') and projected points stay on their pixels. With
+the principal point at the crop centre this is the rotation of the image about its centre by
+``rot`` degrees, counter-clockwise as seen on screen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from gsdf_ros.geometry.virtual_camera import VirtualCrop
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Probabilities and ranges; the defaults are the paper's (box shift 0 = ObMan, 0.1 = DexYCB)."""
+
+    rotation_sigma_deg: float = 45.0
+    rotation_prob: float = 0.6
+    rotation_clip_sigmas: float = 2.0
+    colour_low: float = 0.8
+    colour_high: float = 1.2
+    box_shift: float = 0.0
+    """Box-centre shift, uniform in ±box_shift × box size per axis (box crops only)."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.rotation_prob <= 1.0:
+            raise ValueError(f"rotation_prob must be in [0, 1], got {self.rotation_prob}")
+        if self.rotation_sigma_deg < 0 or self.rotation_clip_sigmas < 0 or self.box_shift < 0:
+            raise ValueError("rotation_sigma_deg, rotation_clip_sigmas and box_shift must be >= 0")
+        if not 0.0 <= self.colour_low <= self.colour_high:
+            raise ValueError(f"need 0 <= colour_low <= colour_high, got {self.colour_low}, {self.colour_high}")
+
+
+@dataclass(frozen=True)
+class AugmentParams:
+    """One draw of the augmentation; the identity by default. A clip shares one draw."""
+
+    rotation_deg: float = 0.0
+    colour_gains: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    box_shift: tuple[float, float] = (0.0, 0.0)
+    """Box-centre shift as a fraction of the box size (x, y)."""
+
+
+def sample_augment(config: AugmentConfig, rng: np.random.Generator) -> AugmentParams:
+    """Draw rotation, colour gains and box shift (always the same number of draws from `rng`)."""
+    z = float(np.clip(rng.standard_normal(), -config.rotation_clip_sigmas, config.rotation_clip_sigmas))
+    rotate = rng.random() < config.rotation_prob
+    gains = rng.uniform(config.colour_low, config.colour_high, size=3)
+    shift = rng.uniform(-config.box_shift, config.box_shift, size=2)
+    return AugmentParams(
+        rotation_deg=z * config.rotation_sigma_deg if rotate else 0.0,
+        colour_gains=tuple(float(g) for g in gains),
+        box_shift=(float(shift[0]), float(shift[1])),
+    )
+
+
+def rotation_z(angle_deg: float) -> np.ndarray:
+    """R_z(angle): rotation about the optical axis."""
+    a = math.radians(angle_deg)
+    c, s = math.cos(a), math.sin(a)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def rotate_crop(crop: VirtualCrop, rotation_deg: float) -> VirtualCrop:
+    """The crop turned in-plane by `rotation_deg`: 3D data get R_z(−rot), the image K'·R_z(−rot)·K'⁻¹."""
+    if rotation_deg == 0.0:
+        return crop
+    r_aug = rotation_z(-rotation_deg)
+    k = crop.intrinsics.matrix()
+    homography = k @ r_aug @ np.linalg.inv(k) @ crop.homography
+    return dataclasses.replace(crop, rotation=crop.rotation @ r_aug.T, homography=homography / homography[2, 2])
+
+
+def apply_colour(image: np.ndarray, gains: tuple[float, float, float]) -> np.ndarray:
+    """(H, W, 3) RGB times per-channel gains, clipped to [0, 255], as float32."""
+    out = np.asarray(image, dtype=np.float32) * np.asarray(gains, dtype=np.float32)
+    return np.clip(out, 0.0, 255.0)
