@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import cv2
 import numpy as np
-import torch
 
 from gsdf_ros.geometry.camera import Intrinsics
 
-Array = TypeVar("Array", np.ndarray, torch.Tensor)
+if TYPE_CHECKING:  # torch stays out of processes that only crop (the preprocessing node)
+    import torch
+
+Array = TypeVar("Array", np.ndarray, "torch.Tensor")
 
 Box = tuple[float, float, float]
 """A square box (x0, y0, size) in source pixels."""

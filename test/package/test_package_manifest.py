@@ -34,7 +34,7 @@ ROSDEP_KEYS: dict[str, str] = {
     "visualization_msgs": "visualization_msgs",
     "diagnostic_msgs": "diagnostic_msgs",
     "tf2_msgs": "tf2_msgs",
-    "tf2_ros": "tf2_ros",
+    "tf2_ros": "tf2_ros_py",
     "cv_bridge": "cv_bridge",
     "rosbags": "python3-rosbags-pip",
     "launch": "launch",

@@ -1,0 +1,264 @@
+"""The one place where core types become ROS messages and back.
+
+:class:`~gsdf_ros.result.Reconstruction` ⇄ ``gsdf/HandObjectReconstruction``; Reconstruction →
+``tf2_msgs/TFMessage``, ``geometry_msgs/PoseStamped`` and ``visualization_msgs/MarkerArray``;
+``gsdf/CropFrame`` ⇄ :class:`~gsdf_ros.predictor.CropSample`. Arrays are converted in bulk
+(``tolist`` then one comprehension) because meshes can have ~10k triangles.
+"""
+
+from __future__ import annotations
+
+import array
+from typing import Any, Iterable
+
+import numpy as np
+from builtin_interfaces.msg import Time
+from geometry_msgs.msg import Point, Pose, PoseStamped, Quaternion, Transform, TransformStamped, Vector3
+from shape_msgs.msg import Mesh, MeshTriangle
+from std_msgs.msg import ColorRGBA, Header
+from tf2_msgs.msg import TFMessage
+from visualization_msgs.msg import Marker, MarkerArray
+
+from gsdf.msg import HandObjectReconstruction
+from gsdf_ros.hand.joints import BONES, JOINT_NAMES, NUM_JOINTS
+from gsdf_ros.result import Reconstruction, TriangleMesh
+
+IDENTITY_QUATERNION = (0.0, 0.0, 0.0, 1.0)
+HAND_COLOUR = (0.93, 0.72, 0.60, 1.0)
+OBJECT_COLOUR = (0.25, 0.55, 0.90, 1.0)
+JOINT_COLOUR = (0.90, 0.15, 0.15, 1.0)
+BONE_COLOUR = (0.95, 0.95, 0.95, 1.0)
+JOINT_DIAMETER_M = 0.012
+BONE_WIDTH_M = 0.004
+
+MARKER_NAMESPACES = ("gsdf_hand_mesh", "gsdf_object_mesh", "gsdf_hand_joints", "gsdf_hand_bones")
+"""Stable marker namespaces (each holds one marker with id 0)."""
+
+
+# --- stamps and points ---------------------------------------------------------------------
+
+def stamp_to_ns(stamp: Any) -> int:
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+def ns_to_stamp(ns: int) -> Time:
+    sec, nanosec = divmod(int(ns), 1_000_000_000)
+    return Time(sec=sec, nanosec=nanosec)
+
+
+def to_points(xyz: np.ndarray) -> list[Point]:
+    """geometry_msgs/Point for each row of an (N, 3) array."""
+    return [Point(x=x, y=y, z=z) for x, y, z in np.asarray(xyz, dtype=np.float64).reshape(-1, 3).tolist()]
+
+
+def from_points(points: Iterable[Any]) -> np.ndarray:
+    """(N, 3) float64 array of Point-like messages."""
+    return np.array([(p.x, p.y, p.z) for p in points], dtype=np.float64).reshape(-1, 3)
+
+
+# --- meshes --------------------------------------------------------------------------------
+
+def mesh_to_msg(mesh: TriangleMesh | None) -> Mesh:
+    if mesh is None:
+        return Mesh()
+    triangles = [MeshTriangle(vertex_indices=f) for f in np.asarray(mesh.faces, dtype=np.uint32)]
+    return Mesh(triangles=triangles, vertices=to_points(mesh.vertices))
+
+
+def msg_to_mesh(msg: Mesh) -> TriangleMesh | None:
+    """The mesh, or None when the message carries no triangles."""
+    if not msg.triangles:
+        return None
+    faces = np.stack([np.asarray(t.vertex_indices, dtype=np.int64) for t in msg.triangles])
+    return TriangleMesh(vertices=from_points(msg.vertices).astype(np.float32), faces=faces)
+
+
+# --- Reconstruction <-> HandObjectReconstruction -------------------------------------------
+
+def parts_of(rec: Reconstruction) -> int:
+    """The PART_* bits a reconstruction carries."""
+    parts = HandObjectReconstruction.PART_HAND_JOINTS | HandObjectReconstruction.PART_OBJECT_POSE
+    if rec.hand_mesh is not None:
+        parts |= HandObjectReconstruction.PART_HAND_MESH
+    if rec.object_mesh is not None:
+        parts |= HandObjectReconstruction.PART_OBJECT_MESH
+    return parts
+
+
+def _quaternion(xyzw: Iterable[float] | None) -> Quaternion:
+    x, y, z, w = IDENTITY_QUATERNION if xyzw is None else (float(v) for v in xyzw)
+    return Quaternion(x=x, y=y, z=z, w=w)
+
+
+def object_pose_of(rec: Reconstruction) -> Pose:
+    x, y, z = (float(v) for v in rec.object_center)
+    return Pose(position=Point(x=x, y=y, z=z), orientation=_quaternion(rec.object_orientation))
+
+
+def reconstruction_to_msg(rec: Reconstruction) -> HandObjectReconstruction:
+    msg = HandObjectReconstruction()
+    msg.header = Header(stamp=ns_to_stamp(rec.stamp_ns), frame_id=rec.frame_id)
+    msg.parts = parts_of(rec)
+    msg.hand_joints = to_points(rec.hand_joints)
+    msg.hand_joint_confidence = array.array("f", np.asarray(rec.joint_confidence, dtype=np.float32).tolist())
+    msg.object_pose = object_pose_of(rec)
+    msg.object_orientation_estimated = rec.object_orientation is not None
+    msg.object_confidence = float(rec.object_confidence)
+    msg.hand_mesh = mesh_to_msg(rec.hand_mesh)
+    msg.object_mesh = mesh_to_msg(rec.object_mesh)
+    has_mesh = rec.hand_mesh is not None or rec.object_mesh is not None
+    mesh_ns = (rec.stamp_ns if rec.mesh_stamp_ns is None else rec.mesh_stamp_ns) if has_mesh else 0
+    msg.mesh_stamp = ns_to_stamp(mesh_ns)
+    msg.window_length = int(rec.window_length)
+    msg.stage_names = list(rec.stage_ms)
+    msg.stage_latency_ms = array.array("f", [float(v) for v in rec.stage_ms.values()])
+    return msg
+
+
+def joints_from_msg(msg: HandObjectReconstruction) -> np.ndarray | None:
+    """The (21, 3) hand joints of a message, or None when it carries none."""
+    if not msg.parts & HandObjectReconstruction.PART_HAND_JOINTS or len(msg.hand_joints) != NUM_JOINTS:
+        return None
+    return from_points(msg.hand_joints)
+
+
+def msg_to_reconstruction(msg: HandObjectReconstruction, with_meshes: bool = True) -> Reconstruction:
+    """The core result of a message (meshes left out unless `with_meshes`); ValueError when it
+    lacks hand joints or is inconsistent."""
+    joints = joints_from_msg(msg)
+    if joints is None:
+        raise ValueError(f"message carries no {NUM_JOINTS} hand joints (parts={msg.parts}, {len(msg.hand_joints)} joints)")
+    if len(msg.stage_names) != len(msg.stage_latency_ms):
+        raise ValueError(f"{len(msg.stage_names)} stage names but {len(msg.stage_latency_ms)} latencies")
+    q = msg.object_pose.orientation
+    p = msg.object_pose.position
+    mesh_ns = stamp_to_ns(msg.mesh_stamp)
+    return Reconstruction(
+        stamp_ns=stamp_to_ns(msg.header.stamp),
+        frame_id=msg.header.frame_id,
+        hand_joints=joints,
+        joint_confidence=np.asarray(msg.hand_joint_confidence, dtype=np.float64),
+        object_center=np.array([p.x, p.y, p.z]),
+        object_confidence=float(msg.object_confidence),
+        object_orientation=np.array([q.x, q.y, q.z, q.w]) if msg.object_orientation_estimated else None,
+        hand_mesh=msg_to_mesh(msg.hand_mesh) if with_meshes and msg.parts & HandObjectReconstruction.PART_HAND_MESH else None,
+        object_mesh=msg_to_mesh(msg.object_mesh) if with_meshes and msg.parts & HandObjectReconstruction.PART_OBJECT_MESH else None,
+        mesh_stamp_ns=mesh_ns or None,
+        window_length=max(1, int(msg.window_length)),
+        stage_ms={str(n): float(v) for n, v in zip(msg.stage_names, msg.stage_latency_ms)},
+    )
+
+
+# --- TF and pose ---------------------------------------------------------------------------
+
+def tf_child_frames(prefix: str) -> list[str]:
+    """Child frame names in message order: one per hand joint, then the object."""
+    return [f"{prefix}hand_{name}" for name in JOINT_NAMES] + [f"{prefix}object"]
+
+
+def to_tf_message(rec: Reconstruction, prefix: str) -> TFMessage:
+    """All hand joint frames and the object frame of one result, children of its camera frame."""
+    header = Header(stamp=ns_to_stamp(rec.stamp_ns), frame_id=rec.frame_id)
+    positions = np.concatenate([rec.hand_joints, rec.object_center[None]], axis=0).tolist()
+    rotations = [IDENTITY_QUATERNION] * NUM_JOINTS + [rec.object_orientation]
+    transforms = [
+        TransformStamped(
+            header=header,
+            child_frame_id=child,
+            transform=Transform(translation=Vector3(x=x, y=y, z=z), rotation=_quaternion(q)),
+        )
+        for child, (x, y, z), q in zip(tf_child_frames(prefix), positions, rotations)
+    ]
+    return TFMessage(transforms=transforms)
+
+
+def to_pose_stamped(rec: Reconstruction) -> PoseStamped:
+    return PoseStamped(header=Header(stamp=ns_to_stamp(rec.stamp_ns), frame_id=rec.frame_id), pose=object_pose_of(rec))
+
+
+# --- RViz markers --------------------------------------------------------------------------
+
+def _marker(ns: str, kind: int, header: Header, points: list[Point], colour: tuple[float, ...], scale: tuple[float, float, float]) -> Marker:
+    marker = Marker(header=header, ns=ns, id=0, type=kind, action=Marker.ADD, points=points, frame_locked=False)
+    marker.pose.orientation.w = 1.0
+    marker.scale = Vector3(x=scale[0], y=scale[1], z=scale[2])
+    marker.color = ColorRGBA(r=colour[0], g=colour[1], b=colour[2], a=colour[3])
+    return marker
+
+
+def mesh_marker(ns: str, mesh: TriangleMesh, header: Header, colour: tuple[float, ...]) -> Marker:
+    """A TRIANGLE_LIST marker: three points per triangle."""
+    corners = np.asarray(mesh.vertices, dtype=np.float64)[np.asarray(mesh.faces)].reshape(-1, 3)
+    return _marker(ns, Marker.TRIANGLE_LIST, header, to_points(corners), colour, (1.0, 1.0, 1.0))
+
+
+def skeleton_markers(rec: Reconstruction) -> list[Marker]:
+    """Joint SPHERE_LIST and bone LINE_LIST of the hand."""
+    header = Header(stamp=ns_to_stamp(rec.stamp_ns), frame_id=rec.frame_id)
+    bone_ends = rec.hand_joints[np.asarray(BONES).reshape(-1)]
+    return [
+        _marker("gsdf_hand_joints", Marker.SPHERE_LIST, header, to_points(rec.hand_joints), JOINT_COLOUR, (JOINT_DIAMETER_M,) * 3),
+        _marker("gsdf_hand_bones", Marker.LINE_LIST, header, to_points(bone_ends), BONE_COLOUR, (BONE_WIDTH_M, 0.0, 0.0)),
+    ]
+
+
+def to_marker_array(rec: Reconstruction, with_meshes: bool = True, delete_all_first: bool = False) -> MarkerArray:
+    """Markers of one result: meshes (when carried and wanted), joints and bones."""
+    markers = [delete_all_marker()] if delete_all_first else []
+    if with_meshes:
+        mesh_header = Header(stamp=ns_to_stamp(rec.mesh_stamp_ns or rec.stamp_ns), frame_id=rec.frame_id)
+        for ns, mesh, colour in (("gsdf_hand_mesh", rec.hand_mesh, HAND_COLOUR), ("gsdf_object_mesh", rec.object_mesh, OBJECT_COLOUR)):
+            if mesh is not None and mesh.num_triangles:
+                markers.append(mesh_marker(ns, mesh, mesh_header, colour))
+    return MarkerArray(markers=markers + skeleton_markers(rec))
+
+
+def delete_all_marker() -> Marker:
+    return Marker(action=Marker.DELETEALL)
+
+
+# --- CropFrame <-> CropSample --------------------------------------------------------------
+
+def crop_frame_to_sample(msg: Any) -> Any:
+    """The CropSample of a ``gsdf/CropFrame`` (the crop image must be rgb8)."""
+    from transforms3d.quaternions import quat2mat
+
+    from gsdf_ros.nodes.image_conversion import image_to_numpy
+    from gsdf_ros.predictor import CropSample
+
+    if msg.image.encoding != "rgb8":
+        raise ValueError(f"crop image must be rgb8, got {msg.image.encoding!r}")
+    q = msg.virtual_rotation
+    return CropSample(
+        stamp_ns=stamp_to_ns(msg.header.stamp),
+        frame_id=msg.header.frame_id,
+        image=image_to_numpy(msg.image),
+        k=np.asarray(msg.camera_info.k, dtype=np.float64).reshape(3, 3),
+        rotation=quat2mat([q.w, q.x, q.y, q.z]),
+        box=(float(msg.box_x), float(msg.box_y), float(msg.box_size)),
+    )
+
+
+def make_crop_frame(header: Header, rgb: np.ndarray, crop: Any, source_size: tuple[int, int], sequence: int) -> Any:
+    """A ``gsdf/CropFrame`` from an RGB crop and its :class:`~gsdf_ros.geometry.VirtualCrop`."""
+    from transforms3d.quaternions import mat2quat
+
+    from gsdf.msg import CropFrame
+    from gsdf_ros.nodes.image_conversion import numpy_to_image
+
+    msg = CropFrame(header=header, sequence=int(sequence))
+    msg.image = numpy_to_image(rgb, "rgb8", header=header)
+    k = crop.intrinsics.matrix()
+    info = msg.camera_info
+    info.header = header
+    info.width = info.height = int(crop.size)
+    info.distortion_model = "plumb_bob"
+    info.d = [0.0] * 5
+    info.k = k.reshape(-1).tolist()
+    info.r = np.eye(3).reshape(-1).tolist()
+    info.p = np.concatenate([k, np.zeros((3, 1))], axis=1).reshape(-1).tolist()
+    w, x, y, z = mat2quat(np.asarray(crop.rotation, dtype=np.float64))
+    msg.virtual_rotation = _quaternion([x, y, z, w] if w >= 0 else [-x, -y, -z, -w])
+    msg.box_x, msg.box_y, msg.box_size = (float(v) for v in crop.box)
+    msg.source_width, msg.source_height = (int(v) for v in source_size)
+    return msg

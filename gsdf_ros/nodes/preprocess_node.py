@@ -1,0 +1,177 @@
+"""``gsdf_preprocess``: camera image + CameraInfo in, hand crop with its virtual camera out.
+
+Subscribes ``image`` (``sensor_msgs/Image``, or ``image/compressed`` when ``compressed`` is set)
+and ``camera_info`` with sensor-data QoS, pairs them by stamp, validates, cuts a square crop
+with the exact virtual-camera homography and publishes ``gsdf/CropFrame`` on ``crop``. In
+``tracked`` mode the box follows the joints of the last message on ``reconstruction``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+from gsdf.msg import CropFrame, HandObjectReconstruction
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from std_msgs.msg import Header
+
+from gsdf_ros.geometry import Intrinsics, virtual_crop, warp_crop
+from gsdf_ros.nodes import diagnostics, params, runtime
+from gsdf_ros.nodes.conversions import joints_from_msg, make_crop_frame, stamp_to_ns
+from gsdf_ros.nodes.cropping import CROP_MODES, TrackedHand, choose_box
+from gsdf_ros.nodes.image_conversion import decode_compressed_rgb8, image_to_numpy, to_rgb8
+from gsdf_ros.nodes.pairing import PairResult, StampPairer
+from gsdf_ros.nodes.validation import CameraFacts, RejectCounter, RejectReason, check_frame
+
+NODE_NAME = "gsdf_preprocess"
+
+PARAMETERS = (
+    params.ParamSpec("image_reliability", "best_effort", "QoS reliability of the image and camera_info subscriptions", read_only=True, choices=("best_effort", "reliable")),
+    params.ParamSpec("image_queue_depth", 5, "QoS depth of the image and camera_info subscriptions", read_only=True, min_value=1, max_value=100),
+    params.ParamSpec("compressed", False, "subscribe to image/compressed (sensor_msgs/CompressedImage) instead of image", read_only=True),
+    params.ParamSpec("crop_mode", "tracked", "full: whole frame; roi: the fixed roi; tracked: around the last reconstructed hand (full frame when stale)", choices=CROP_MODES),
+    params.ParamSpec("roi", [0.0, 0.0, 0.0], "fixed crop box [x0, y0, size] in source pixels for crop_mode roi (size 0: full frame)"),
+    params.ParamSpec("crop_size", 256, "side of the published crop, pixels", read_only=True, min_value=16, max_value=2048),
+    params.ParamSpec("track_padding_px", 10.0, "tracked box: padding around the projected joints per side, source pixels", min_value=0.0, max_value=1000.0),
+    params.ParamSpec("track_enlarge", 1.5, "tracked box: enlargement of the padded square box", min_value=1.0, max_value=5.0),
+    params.ParamSpec("track_timeout_s", 0.5, "tracked box: a reconstruction older than this falls back to the full frame", min_value=0.0, max_value=60.0),
+    params.ParamSpec("pair_tolerance_s", 0.0, "largest stamp difference that pairs an image with a camera_info (0: exact)", read_only=True, min_value=0.0, max_value=1.0),
+    params.ParamSpec("pair_queue_size", 10, "unpaired messages kept per stream", read_only=True, min_value=1, max_value=1000),
+    params.ParamSpec("publish_crop_image", False, "also publish the crop as sensor_msgs/Image on crop/image (for RViz)", read_only=True),
+    params.TIME_JUMP_BACK,
+    params.INPUT_STALE,
+    params.DIAGNOSTICS_PERIOD,
+)
+
+
+def camera_facts(info: CameraInfo) -> CameraFacts:
+    return CameraFacts(int(info.width), int(info.height), list(info.k), stamp_to_ns(info.header.stamp))
+
+
+class PreprocessNode(Node):
+    def __init__(self) -> None:
+        super().__init__(NODE_NAME)
+        p = params.declare(self, PARAMETERS)
+        self._compressed = bool(p["compressed"])
+        self._crop_size = int(p["crop_size"])
+        jump_ns = int(p["time_jump_back_s"] * 1e9)
+        self._pairer: StampPairer[Any, CameraInfo] = StampPairer(int(p["pair_queue_size"]), int(p["pair_tolerance_s"] * 1e9), jump_ns)
+        self._rejects = RejectCounter()
+        self._rate = diagnostics.RateMeter()
+        self._sequence = 0
+        self._hand: TrackedHand | None = None
+        self._last_mode = ""
+
+        qos = runtime.sensor_qos(p["image_reliability"], int(p["image_queue_depth"]))
+        self._crop_pub = self.create_publisher(CropFrame, "crop", runtime.reliable_qos(10))
+        self._crop_image_pub = self.create_publisher(Image, "crop/image", runtime.reliable_qos(2)) if p["publish_crop_image"] else None
+        if self._compressed:
+            runtime.watched_subscription(self, CompressedImage, "image/compressed", self._on_image, qos)
+        else:
+            runtime.watched_subscription(self, Image, "image", self._on_image, qos)
+        runtime.watched_subscription(self, CameraInfo, "camera_info", self._on_info, qos)
+        self.create_subscription(HandObjectReconstruction, "reconstruction", self._on_reconstruction, runtime.reliable_qos(2))
+        diagnostics.DiagnosticsTask(self, self._report, p["diagnostics_period_s"])
+
+    # --- inputs ---------------------------------------------------------------------------
+    def _on_image(self, msg: Any) -> None:
+        self._rate.tick()
+        stamp_ns = stamp_to_ns(msg.header.stamp)
+        self._offer(lambda: self._pairer.add_image(stamp_ns, msg))
+
+    def _on_info(self, msg: CameraInfo) -> None:
+        stamp_ns = stamp_to_ns(msg.header.stamp)
+        self._offer(lambda: self._pairer.add_info(stamp_ns, msg))
+
+    def _on_reconstruction(self, msg: HandObjectReconstruction) -> None:
+        joints = joints_from_msg(msg)
+        if joints is not None and np.all(np.isfinite(joints)):
+            self._hand = TrackedHand(stamp_to_ns(msg.header.stamp), msg.header.frame_id, joints)
+
+    def _offer(self, add: Callable[[], PairResult]) -> None:
+        """Add one message to the pairer and process a completed pair; errors are counted, never fatal."""
+        try:
+            result = add()
+            for _ in range(result.unpaired):
+                self._rejects.add(RejectReason.UNPAIRED)
+            if result.reject is RejectReason.TIME_JUMP_BACK:
+                self._reject(result.reject, "time jumped back: pairing and tracking state cleared")
+                self._pairer.reset()
+                self._hand = None
+                result = add()
+            elif result.reject is not None:
+                self._reject(result.reject, "stamp not after the previous one of its stream")
+                return
+            if result.pair is not None:
+                self._process(*result.pair)
+        except Exception as exc:  # one bad message must not stop the node
+            self._reject(RejectReason.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}")
+
+    def _reject(self, reason: RejectReason, detail: str) -> None:
+        count = self._rejects.add(reason)
+        self.get_logger().warning(f"input rejected ({reason.value}, {count} so far): {detail}", throttle_duration_sec=runtime.LOG_THROTTLE_S)
+
+    # --- one frame ------------------------------------------------------------------------
+    def _process(self, image: Any, info: CameraInfo) -> None:
+        camera = camera_facts(info)
+        stamp_ns = stamp_to_ns(image.header.stamp)
+        rgb = self._decode(image, camera, stamp_ns)
+        if rgb is None:
+            return
+        intrinsics = Intrinsics.from_matrix(np.asarray(info.k, dtype=np.float64).reshape(3, 3), camera.width, camera.height)
+        box, mode = choose_box(
+            self.get_parameter("crop_mode").value,
+            intrinsics,
+            list(self.get_parameter("roi").value),
+            self._hand,
+            info.header.frame_id,
+            stamp_ns,
+            int(self.get_parameter("track_timeout_s").value * 1e9),
+            float(self.get_parameter("track_padding_px").value),
+            float(self.get_parameter("track_enlarge").value),
+        )
+        if mode != self._last_mode:
+            self.get_logger().info(f"cropping with mode '{mode}'")
+            self._last_mode = mode
+        crop = virtual_crop(intrinsics, box, self._crop_size)
+        header = Header(stamp=image.header.stamp, frame_id=info.header.frame_id)
+        msg = make_crop_frame(header, warp_crop(rgb, crop), crop, (camera.width, camera.height), self._sequence)
+        self._sequence += 1
+        self._crop_pub.publish(msg)
+        if self._crop_image_pub is not None:
+            self._crop_image_pub.publish(msg.image)
+
+    def _decode(self, image: Any, camera: CameraFacts, stamp_ns: int) -> np.ndarray | None:
+        """The frame as RGB when it is valid for `camera`; None (counted) otherwise."""
+        try:
+            if self._compressed:
+                rgb = decode_compressed_rgb8(image.data)
+                reason = check_frame(None, rgb.shape[1], rgb.shape[0], stamp_ns, camera)
+            else:
+                reason = check_frame(image.encoding, int(image.width), int(image.height), stamp_ns, camera)
+                rgb = None if reason else to_rgb8(image_to_numpy(image), image.encoding)
+        except ValueError as exc:
+            self._reject(RejectReason.MALFORMED_IMAGE, str(exc))
+            return None
+        if reason is not None:
+            self._reject(reason, f"image {getattr(image, 'encoding', 'compressed')} vs camera_info {camera.width}x{camera.height}")
+            return None
+        return rgb
+
+    # --- diagnostics ----------------------------------------------------------------------
+    def _report(self) -> diagnostics.Report:
+        report = diagnostics.input_report(self._rate, float(self.get_parameter("input_stale_s").value), "image")
+        report.values["crops published"] = self._sequence
+        report.values["crop mode"] = self._last_mode or "none yet"
+        report.values["rejected"] = self._rejects.total
+        report.values.update({f"rejected: {k}": v for k, v in self._rejects.as_dict().items()})
+        return report
+
+
+def main(args: list[str] | None = None) -> int:
+    return runtime.run(PreprocessNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
