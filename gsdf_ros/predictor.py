@@ -80,7 +80,9 @@ def load_predictor(spec: str, device: str = "cpu", window_length: int = 0) -> Pr
 
 def load_checkpoint_predictor(path: Path, device: str, window_length: int) -> Predictor:
     """The gSDF model of a checkpoint file as a predictor (torch is imported here, not before)."""
-    raise NotImplementedError(f"loading a gSDF checkpoint into a predictor is not implemented yet (file: {path})")
+    from gsdf_ros.inference import GSDFPredictor
+
+    return GSDFPredictor.from_checkpoint(path, device=device, window_length=window_length or None)
 
 
 def _from_factory(spec: str, device: str, window_length: int) -> Predictor:

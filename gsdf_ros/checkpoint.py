@@ -1,0 +1,175 @@
+"""Training checkpoints: what they hold, atomic saving, and loading with one clear error.
+
+A checkpoint is a plain dict (tensors, numbers, strings, lists, dicts) so that it loads with
+``torch.load(weights_only=True)``. Stage ``pose`` holds a :class:`~gsdf_ros.model.PoseNet`, stage
+``sdf`` a whole :class:`~gsdf_ros.model.GSDFNet` (frozen pose net included).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import zipfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+import gsdf_ros
+from gsdf_ros.model import GSDFConfig, build_model
+
+FORMAT_VERSION = 1
+STAGES: tuple[str, ...] = ("pose", "sdf")
+MODEL_KIND = {"pose": "pose", "sdf": "gsdf"}
+"""The registered model (see :func:`gsdf_ros.model.build_model`) each stage trains."""
+
+
+class CheckpointError(Exception):
+    """A checkpoint file that is missing, unreadable or inconsistent; names the file and the problem."""
+
+    def __init__(self, path: str | os.PathLike, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"checkpoint {self.path}: {problem}")
+
+
+@dataclass
+class Checkpoint:
+    """Everything needed to rebuild a model and continue its training exactly."""
+
+    model_config: dict[str, Any]
+    stage: str
+    model_state: dict[str, torch.Tensor]
+    train_config: dict[str, Any] = field(default_factory=dict)
+    epoch: int = 0
+    """Epochs completed."""
+    step: int = 0
+    """Optimiser steps completed."""
+    optimizer_state: dict[str, Any] | None = None
+    scheduler_state: dict[str, Any] | None = None
+    scaler_state: dict[str, Any] | None = None
+    git_commit: str | None = None
+    data_fingerprint: str | None = None
+    seed: int | None = None
+    version: str = gsdf_ros.__version__
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def config(self) -> GSDFConfig:
+        return GSDFConfig.from_dict(self.model_config)
+
+    @property
+    def window_length(self) -> int:
+        """Frames per input window: the temporal transformer's clip length, else 1."""
+        temporal = self.model_config.get("temporal", {})
+        return int(temporal.get("num_frames", 1)) if temporal.get("enabled", False) else 1
+
+
+_REQUIRED = ("model_config", "stage", "model_state")
+
+
+def git_commit(cwd: str | os.PathLike | None = None) -> str | None:
+    """``git rev-parse HEAD`` of the package checkout, or None outside a git checkout."""
+    where = Path(cwd) if cwd is not None else Path(__file__).resolve().parent
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if result.returncode != 0:
+        return None
+    return result.stdout.strip() or None
+
+
+def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> Path:
+    """Write ``checkpoint`` atomically (temporary file, then rename); returns the path."""
+    if checkpoint.stage not in STAGES:
+        raise ValueError(f"stage must be one of {STAGES}, got {checkpoint.stage!r}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(asdict(checkpoint), tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def _read(path: Path, map_location: str | torch.device) -> dict[str, Any]:
+    """The raw checkpoint dict, or a CheckpointError for missing and unreadable files."""
+    if not path.exists():
+        raise CheckpointError(path, "file does not exist")
+    if not path.is_file():
+        raise CheckpointError(path, "not a regular file")
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(path, f"cannot be read, the file is truncated or corrupt ({first})") from None
+    except Exception as error:  # the unpickler raises many types for foreign or damaged files
+        raise CheckpointError(path, f"cannot be read ({type(error).__name__}: {error})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(path, f"holds a {type(data).__name__}, not a gsdf checkpoint dict")
+    missing = [key for key in _REQUIRED if key not in data]
+    if missing:
+        raise CheckpointError(path, f"not a gsdf checkpoint (missing {', '.join(missing)})")
+    return data
+
+
+def _from_dict(path: Path, data: dict[str, Any]) -> Checkpoint:
+    known = {f.name for f in fields(Checkpoint)}
+    checkpoint = Checkpoint(**{k: v for k, v in data.items() if k in known})
+    if checkpoint.stage not in STAGES:
+        raise CheckpointError(path, f"unknown stage {checkpoint.stage!r} (expected one of {STAGES})")
+    if checkpoint.format_version > FORMAT_VERSION:
+        raise CheckpointError(path, f"format {checkpoint.format_version} is newer than this package reads")
+    return checkpoint
+
+
+def state_mismatch(model: nn.Module, state: dict[str, torch.Tensor]) -> str | None:
+    """What differs between a model's state-dict keys/shapes and ``state``; None when they agree."""
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    given = {k: tuple(v.shape) for k, v in state.items()}
+    problems = []
+    missing = sorted(set(expected) - set(given))
+    unexpected = sorted(set(given) - set(expected))
+    shapes = [f"{k} {given[k]} vs {expected[k]}" for k in sorted(set(expected) & set(given)) if given[k] != expected[k]]
+    for label, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatch", shapes)):
+        if items:
+            more = f" (+{len(items) - 3} more)" if len(items) > 3 else ""
+            problems.append(f"{label}: {', '.join(items[:3])}{more}")
+    return "; ".join(problems) or None
+
+
+def _build(path: Path, checkpoint: Checkpoint) -> nn.Module:
+    """The stage's model from the stored config, with the stored weights, or a CheckpointError."""
+    try:
+        model = build_model(checkpoint.config, MODEL_KIND[checkpoint.stage])
+    except (ValueError, TypeError) as error:
+        raise CheckpointError(path, f"invalid model config ({error})") from None
+    problem = state_mismatch(model, checkpoint.model_state)
+    if problem:
+        raise CheckpointError(path, f"weights do not match the model config: {problem}")
+    model.load_state_dict(checkpoint.model_state)
+    return model
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Checkpoint:
+    """Read and validate a checkpoint (config against weights); any problem is one CheckpointError."""
+    path = Path(path)
+    checkpoint = _from_dict(path, _read(path, map_location))
+    _build(path, checkpoint)
+    return checkpoint
+
+
+def load_model(
+    path: str | os.PathLike, device: str | torch.device = "cpu", stage: str | None = None
+) -> tuple[nn.Module, Checkpoint]:
+    """The checkpoint's model (eval mode, on ``device``) and the checkpoint; ``stage`` checks its kind."""
+    path = Path(path)
+    checkpoint = _from_dict(path, _read(path, "cpu"))
+    if stage is not None and checkpoint.stage != stage:
+        raise CheckpointError(path, f"holds a {checkpoint.stage!r}-stage model, expected {stage!r}")
+    model = _build(path, checkpoint)
+    return model.to(device).eval(), checkpoint

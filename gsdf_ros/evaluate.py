@@ -1,0 +1,354 @@
+"""Evaluation of a trained gSDF model under the ``paper`` and ``live`` protocols (Part B §4).
+
+Per sample: encode once, extract hand and object meshes (:mod:`gsdf_ros.mesh`), map them to metric
+camera space with the wrist the protocol uses (ground truth for ``paper``, predicted for ``live``),
+rotate back to the source camera, and score against the ground-truth meshes with
+:func:`gsdf_ros.metrics.evaluate_reconstruction`. Writes ``per_sample.jsonl``, ``summary.json``,
+``results.md`` and plots (metric histograms; best, median and worst reconstructions).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import trimesh
+
+from gsdf_ros.checkpoint import load_model
+from gsdf_ros.mesh import Extraction, extract_coarse_to_fine, extract_dense, to_metric
+from gsdf_ros.metrics import METRICS, evaluate_reconstruction, markdown_table, summarize
+from gsdf_ros.model import GSDFNet, SDFState
+
+PROTOCOLS: tuple[str, ...] = ("paper", "live")
+MESH_METHODS: tuple[str, ...] = ("dense", "c2f")
+
+
+@dataclass
+class EvalConfig:
+    checkpoint: str
+    data: str
+    out: str
+    split: str = "test"
+    protocol: str = "both"
+    mesh: str = "c2f"
+    resolution: int = 128
+    coarse: int = 32
+    limit: int | None = None
+    device: str = "cpu"
+    n_points: int = 30000
+    """Surface samples per mesh for CD / F-score."""
+    crop: str | None = None
+    """Crop mode of the dataset; None takes the training config's."""
+
+    def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOLS + ("both",):
+            raise ValueError(f"protocol must be paper, live or both, got {self.protocol!r}")
+        if self.mesh not in MESH_METHODS:
+            raise ValueError(f"mesh must be one of {MESH_METHODS}, got {self.mesh!r}")
+        if self.resolution < 4:
+            raise ValueError(f"resolution must be at least 4, got {self.resolution}")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"limit must be positive, got {self.limit}")
+
+    @property
+    def protocols(self) -> tuple[str, ...]:
+        return PROTOCOLS if self.protocol == "both" else (self.protocol,)
+
+
+# ----------------------------------------------------------------------------- one reconstruction
+
+
+def frame_state(state: SDFState, index: int) -> SDFState:
+    """The single-frame state of item ``index`` of a (flattened) batch or clip state."""
+    pick = lambda x: x[index : index + 1]  # noqa: E731
+    tensors = {f.name: pick(getattr(state, f.name)) for f in dataclasses.fields(state) if f.name != "clip"}
+    return SDFState(**tensors, clip=None)
+
+
+def extract_meshes(
+    model: GSDFNet, state: SDFState, method: str = "c2f", resolution: int = 128, coarse: int = 32
+) -> tuple[Extraction, Extraction, float]:
+    """Hand and object extractions in normalised space from a single-frame state, and the seconds
+    spent evaluating the decoders (the rest of each extraction is marching cubes and clean-up)."""
+    device = state.K.device
+    spent = [0.0]
+
+    def sdf_of(which: int):
+        def sdf_fn(q: torch.Tensor) -> torch.Tensor:
+            start = time.perf_counter()
+            values = model.decode_sdf(state, q[None])[which][0]
+            spent[0] += time.perf_counter() - start
+            return values
+
+        return sdf_fn
+
+    if method == "dense":
+        run = lambda fn: extract_dense(fn, resolution, device=device)  # noqa: E731
+    elif method == "c2f":
+        run = lambda fn: extract_coarse_to_fine(fn, resolution, min(coarse, resolution), device=device)  # noqa: E731
+    else:
+        raise ValueError(f"mesh must be one of {MESH_METHODS}, got {method!r}")
+    with torch.no_grad():
+        hand, obj = run(sdf_of(0)), run(sdf_of(1))
+    return hand, obj, spent[0]
+
+
+def metric_mesh(extraction: Extraction, scale: float, wrist: np.ndarray, rotation: np.ndarray) -> trimesh.Trimesh | None:
+    """A normalised-space extraction in source-camera metres, or None when there is no mesh."""
+    return None if extraction.mesh is None else to_metric(extraction.mesh, scale, wrist, rotation)
+
+
+@dataclass
+class SampleReconstruction:
+    """Predictions for one sample in the source camera frame (metres)."""
+
+    hand_mesh: trimesh.Trimesh | None
+    object_mesh: trimesh.Trimesh | None
+    joints: np.ndarray
+    object_center: np.ndarray
+    wrist: np.ndarray
+    seconds: float
+    hand_reason: str | None = None
+    object_reason: str | None = None
+
+
+def _tensor(value: Any, device: torch.device) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(value) if not isinstance(value, torch.Tensor) else value).to(device)
+
+
+def _newest(x: np.ndarray, dims: int) -> np.ndarray:
+    """The last frame of a clip array (more than ``dims`` dimensions), else the array."""
+    return x[-1] if x.ndim > dims else x
+
+
+def reconstruct_sample(
+    model: GSDFNet, sample: dict, protocol: str, method: str, resolution: int, coarse: int = 32
+) -> SampleReconstruction:
+    """Encode once, extract both meshes, map everything to the source camera (the newest frame of clips)."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+    start = time.perf_counter()
+    device = next(model.parameters()).device
+    image, K = _tensor(sample["image"], device)[None], _tensor(sample["K"], device)[None]
+    wrist = _tensor(sample["wrist"], device)[None] if protocol == "paper" else None
+    with torch.no_grad():
+        state = model.encode(image.float(), K.float(), None if wrist is None else wrist.float())
+        state = frame_state(state, state.wrist.shape[0] - 1)
+        hand, obj, _ = extract_meshes(model, state, method, resolution, coarse)
+    rotation = _newest(np.asarray(sample["cam_rot"], dtype=np.float64), 2)
+    used = state.wrist[0].double().cpu().numpy()
+    scale = model.cfg.recon_scale
+    return SampleReconstruction(
+        hand_mesh=metric_mesh(hand, scale, used, rotation),
+        object_mesh=metric_mesh(obj, scale, used, rotation),
+        joints=state.joints[0].double().cpu().numpy() @ rotation.T,
+        object_center=state.obj_center[0].double().cpu().numpy() @ rotation.T,
+        wrist=used @ rotation.T,
+        seconds=time.perf_counter() - start,
+        hand_reason=hand.reason,
+        object_reason=obj.reason,
+    )
+
+
+def score_sample(pred: SampleReconstruction, sample: dict, gt: tuple[trimesh.Trimesh, trimesh.Trimesh], n_points: int) -> dict:
+    """The paper's metrics plus the wrist error (cm) for one reconstruction."""
+    rotation = _newest(np.asarray(sample["cam_rot"], dtype=np.float64), 2)
+    gt_joints = _newest(np.asarray(sample["joints"], dtype=np.float64), 2) @ rotation.T
+    gt_center = _newest(np.asarray(sample["obj_center"], dtype=np.float64), 1) @ rotation.T
+    gt_wrist = _newest(np.asarray(sample["wrist"], dtype=np.float64), 1) @ rotation.T
+    row = evaluate_reconstruction(
+        pred.hand_mesh, pred.object_mesh, gt[0], gt[1], pred.joints, gt_joints, pred.object_center, gt_center,
+        n_points=n_points,
+    )
+    row["wrist_error_cm"] = float(np.linalg.norm(pred.wrist - gt_wrist) * 100.0)
+    row.update(seconds=pred.seconds, hand_reason=pred.hand_reason, object_reason=pred.object_reason)
+    return row
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def open_eval_dataset(cfg: EvalConfig, model: GSDFNet, train_config: dict) -> Any:
+    """The test dataset of ``cfg.data`` as the checkpoint's model reads it."""
+    from gsdf_ros.train import TrainConfig, open_dataset
+
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    tcfg = TrainConfig.from_dict({k: v for k, v in train_config.items() if k in known})
+    tcfg.data_root = cfg.data
+    if cfg.crop is not None:
+        tcfg.crop = cfg.crop
+    return open_dataset(tcfg, model.cfg, cfg.split, train=False)
+
+
+def _ranking_key(row: dict) -> float:
+    """Lower is better: CD_h + CD_o, failed reconstructions last."""
+    value = float(row.get("CD_h", math.nan)) + float(row.get("CD_o", math.nan))
+    return value if math.isfinite(value) else math.inf
+
+
+def pick_examples(rows: Sequence[dict]) -> dict[str, int]:
+    """Positions in ``rows`` of the best, median and worst reconstruction."""
+    order = sorted(range(len(rows)), key=lambda i: _ranking_key(rows[i]))
+    return {"best": order[0], "median": order[len(order) // 2], "worst": order[-1]}
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def evaluate(cfg: EvalConfig, dataset: Any | None = None, progress: bool = True) -> dict:
+    """Run the evaluation ``cfg`` describes; returns the summary (per protocol) it also writes."""
+    model, checkpoint = load_model(cfg.checkpoint, cfg.device, stage="sdf")
+    if dataset is None:
+        dataset = open_eval_dataset(cfg, model, checkpoint.train_config)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    count = len(dataset) if cfg.limit is None else min(cfg.limit, len(dataset))
+    rows: dict[str, list[dict]] = {p: [] for p in cfg.protocols}
+    indices = range(count)
+    if progress:
+        from tqdm import tqdm
+
+        indices = tqdm(indices, desc="gsdf-eval", dynamic_ncols=True)
+    with (out / "per_sample.jsonl").open("w") as lines:
+        for index in indices:
+            sample = dataset[index]
+            gt = dataset.gt_meshes(index)
+            for protocol in cfg.protocols:
+                pred = reconstruct_sample(model, sample, protocol, cfg.mesh, cfg.resolution, cfg.coarse)
+                row = {"index": index, "id": str(sample["id"]), "protocol": protocol}
+                row.update(score_sample(pred, sample, gt, cfg.n_points))
+                rows[protocol].append(row)
+                lines.write(json.dumps(row, default=_json_default) + "\n")
+    summary = {p: summarize(r) for p, r in rows.items()}
+    meta = {"checkpoint": str(cfg.checkpoint), "split": cfg.split, "mesh": cfg.mesh, "resolution": cfg.resolution,
+            "samples": count, "git_commit": checkpoint.git_commit, "data_fingerprint": checkpoint.data_fingerprint}
+    (out / "summary.json").write_text(json.dumps({"meta": meta, **summary}, indent=2, default=_json_default))
+    (out / "results.md").write_text(results_markdown(summary, meta))
+    for protocol, protocol_rows in rows.items():
+        plot_histograms(protocol_rows, out / f"hist_{protocol}.png", title=f"{protocol} protocol")
+        for label, position in pick_examples(protocol_rows).items():
+            index = protocol_rows[position]["index"]
+            sample = dataset[index]
+            pred = reconstruct_sample(model, sample, protocol, cfg.mesh, cfg.resolution, cfg.coarse)
+            render_example(sample, pred, dataset.gt_meshes(index), out / f"render_{protocol}_{label}.png",
+                           title=f"{protocol} {label}: {protocol_rows[position]['id']}")
+    return summary
+
+
+def results_markdown(summary: dict[str, dict], meta: dict) -> str:
+    """Mean and median tables of every protocol."""
+    parts = [f"# gSDF evaluation: {meta['split']} ({meta['samples']} samples, {meta['mesh']} {meta['resolution']}³)"]
+    notes = {"paper": "ground-truth wrist (the paper's protocol)", "live": "predicted wrist (no ground truth)"}
+    for protocol, table in summary.items():
+        parts += [f"## {protocol}: {notes[protocol]}", markdown_table({k: table[k] for k in METRICS})]
+    return "\n\n".join(parts) + "\n"
+
+
+# ----------------------------------------------------------------------------- plots (matplotlib Agg)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_histograms(rows: Sequence[dict], path: Path, title: str = "") -> None:
+    """One histogram per metric (finite values only)."""
+    plt = _pyplot()
+    names = list(METRICS) + ["wrist_error_cm"]
+    fig, axes = plt.subplots(3, 3, figsize=(12, 9))
+    for ax, name in zip(axes.flat, names):
+        values = np.array([float(r.get(name, math.nan)) for r in rows], dtype=np.float64)
+        values = values[np.isfinite(values)]
+        if len(values):
+            ax.hist(values, bins=min(30, max(5, len(values))), color="tab:blue", alpha=0.8)
+        ax.set_title(f"{name} (n={len(values)})")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+MEAN = np.array([0.485, 0.456, 0.406])
+STD = np.array([0.229, 0.224, 0.225])
+
+
+def input_rgb(image: Any) -> np.ndarray:
+    """The ImageNet-normalised (3,S,S) crop (newest frame of a clip) back to (S,S,3) in [0, 1]."""
+    image = _newest(np.asarray(image, dtype=np.float64), 3)
+    return np.clip(image.transpose(1, 2, 0) * STD + MEAN, 0.0, 1.0)
+
+
+def project_mesh(mesh: trimesh.Trimesh, K: np.ndarray, rotation: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source-frame mesh into crop pixels: triangles (F,3,2), their mean depth (F,) and shade (F,)."""
+    vertices = np.asarray(mesh.vertices) @ rotation  # source -> virtual frame
+    uvw = vertices @ K.T
+    uv = uvw[:, :2] / np.maximum(uvw[:, 2:], 1e-6)
+    faces = np.asarray(mesh.faces)
+    normals = np.cross(vertices[faces[:, 1]] - vertices[faces[:, 0]], vertices[faces[:, 2]] - vertices[faces[:, 0]])
+    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+    shade = 0.35 + 0.65 * np.abs(normals[:, 2])
+    return uv[faces], vertices[faces, 2].mean(axis=1), shade
+
+
+def _draw_meshes(ax, rgb: np.ndarray, meshes: Sequence[tuple[trimesh.Trimesh | None, tuple]], K, rotation) -> None:
+    """Painter's-algorithm rasterisation of the meshes over the input crop."""
+    from matplotlib.collections import PolyCollection
+
+    ax.imshow(rgb, alpha=0.6)
+    triangles, depths, colours = [], [], []
+    for mesh, colour in meshes:
+        if mesh is None or len(mesh.faces) == 0:
+            continue
+        tri, depth, shade = project_mesh(mesh, K, rotation)
+        triangles.append(tri)
+        depths.append(depth)
+        colours.append(shade[:, None] * np.asarray(colour)[None])
+    if triangles:
+        tri, depth, colour = np.concatenate(triangles), np.concatenate(depths), np.concatenate(colours)
+        order = np.argsort(-depth)
+        ax.add_collection(PolyCollection(tri[order], facecolors=np.clip(colour[order], 0, 1), edgecolors="none"))
+    ax.set_xlim(0, rgb.shape[1])
+    ax.set_ylim(rgb.shape[0], 0)
+    ax.set_axis_off()
+
+
+HAND_COLOUR = (1.0, 0.6, 0.3)
+OBJECT_COLOUR = (0.3, 0.6, 1.0)
+
+
+def render_example(sample: dict, pred: SampleReconstruction, gt: tuple[trimesh.Trimesh, trimesh.Trimesh],
+                   path: Path, title: str = "") -> None:
+    """Input crop, prediction and ground truth side by side, meshes projected into the crop."""
+    plt = _pyplot()
+    K = _newest(np.asarray(sample["K"], dtype=np.float64), 2)
+    rotation = _newest(np.asarray(sample["cam_rot"], dtype=np.float64), 2)
+    rgb = input_rgb(sample["image"])
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4.3))
+    axes[0].imshow(rgb)
+    axes[0].set_axis_off()
+    axes[0].set_title("input")
+    _draw_meshes(axes[1], rgb, [(pred.hand_mesh, HAND_COLOUR), (pred.object_mesh, OBJECT_COLOUR)], K, rotation)
+    axes[1].set_title("prediction")
+    _draw_meshes(axes[2], rgb, [(gt[0], HAND_COLOUR), (gt[1], OBJECT_COLOUR)], K, rotation)
+    axes[2].set_title("ground truth")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
