@@ -9,6 +9,7 @@ NaN/Inf are never published.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import threading
 import time
 
@@ -16,12 +17,14 @@ from gsdf.msg import CropFrame, HandObjectReconstruction
 from rclpy.node import Node
 
 from gsdf_ros.nodes import diagnostics, params, runtime
-from gsdf_ros.nodes.conversions import crop_frame_to_sample, reconstruction_to_msg
+from gsdf_ros.nodes.conversions import crop_frame_to_sample, reconstruction_to_msg, stamp_to_ns
 from gsdf_ros.nodes.flow import LatestSlot, StampWindow
-from gsdf_ros.nodes.validation import RejectCounter, RejectReason
+from gsdf_ros.nodes.validation import CameraFacts, RejectCounter, RejectReason, check_crop
 from gsdf_ros.predictor import CropSample, Predictor, load_predictor
 
 NODE_NAME = "gsdf_inference"
+MODEL_LOAD_EXIT_CODE = 2
+"""Exit code when the checkpoint is missing, unreadable or does not fit the model."""
 
 PARAMETERS = (
     params.ParamSpec("checkpoint", "", "model checkpoint file, or module:factory returning a Predictor", read_only=True),
@@ -38,7 +41,7 @@ class InferenceNode(Node):
     def __init__(self) -> None:
         super().__init__(NODE_NAME)
         p = params.declare(self, PARAMETERS)
-        self._predictor: Predictor = load_predictor(p["checkpoint"], p["device"], int(p["window_length"]))
+        self._predictor: Predictor = load_model(p["checkpoint"], p["device"], int(p["window_length"]))
         length = int(p["window_length"]) or int(self._predictor.window_length)
         self._window: StampWindow[CropSample] = StampWindow(length, int(p["time_jump_back_s"] * 1e9))
         self.get_logger().info(f"warming up the predictor (window of {length} frames on {p['device']})")
@@ -60,6 +63,18 @@ class InferenceNode(Node):
 
     def _on_crop(self, msg: CropFrame) -> None:
         self._rate.tick()
+        try:
+            self._add_crop(msg)
+        except Exception as exc:  # one bad message must not stop the node
+            self._reject(RejectReason.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}")
+
+    def _add_crop(self, msg: CropFrame) -> None:
+        info, q = msg.camera_info, msg.virtual_rotation
+        camera = CameraFacts(int(info.width), int(info.height), list(info.k), stamp_to_ns(msg.header.stamp))
+        reason = check_crop(msg.image.encoding, int(msg.image.width), int(msg.image.height), camera, (q.x, q.y, q.z, q.w))
+        if reason is not None:
+            self._reject(reason, f"crop {msg.image.encoding} {msg.image.width}x{msg.image.height} not usable")
+            return
         try:
             sample = crop_frame_to_sample(msg)
         except ValueError as exc:
@@ -121,6 +136,26 @@ class InferenceNode(Node):
         self._stop.set()
         self._slot.close()
         self._worker.join(timeout=5.0)
+
+
+def is_model_load_error(exc: BaseException) -> bool:
+    """True for the errors of a missing, unreadable or mismatched checkpoint (or predictor spec)."""
+    checkpoint = sys.modules.get("gsdf_ros.checkpoint")  # loaded only when a checkpoint file was read
+    if checkpoint is not None and isinstance(exc, checkpoint.CheckpointError):
+        return True
+    return isinstance(exc, (FileNotFoundError, ValueError))
+
+
+def load_model(spec: str, device: str, window_length: int) -> Predictor:
+    """:func:`load_predictor`, its model-loading errors turned into one fatal start-up error."""
+    try:
+        return load_predictor(spec, device, window_length)
+    except Exception as exc:
+        if not is_model_load_error(exc):
+            raise
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # some loaders explain over many lines
+        text = first_line if spec.strip() and spec.strip() in first_line else f"{spec!r}: {first_line}"
+        raise runtime.StartupError(f"cannot load the model: {text}", MODEL_LOAD_EXIT_CODE) from None
 
 
 def main(args: list[str] | None = None) -> int:

@@ -16,13 +16,13 @@ from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
-from gsdf_ros.geometry import Intrinsics, virtual_crop, warp_crop
+from gsdf_ros.geometry import Intrinsics, VirtualCrop, virtual_crop, warp_crop
 from gsdf_ros.nodes import diagnostics, params, runtime
 from gsdf_ros.nodes.conversions import joints_from_msg, make_crop_frame, stamp_to_ns
 from gsdf_ros.nodes.cropping import CROP_MODES, TrackedHand, choose_box
 from gsdf_ros.nodes.image_conversion import decode_compressed_rgb8, image_to_numpy, to_rgb8
 from gsdf_ros.nodes.pairing import PairResult, StampPairer
-from gsdf_ros.nodes.validation import CameraFacts, RejectCounter, RejectReason, check_frame
+from gsdf_ros.nodes.validation import CameraFacts, RejectCounter, RejectReason, check_frame, check_intrinsics
 
 NODE_NAME = "gsdf_preprocess"
 
@@ -119,28 +119,43 @@ class PreprocessNode(Node):
         rgb = self._decode(image, camera, stamp_ns)
         if rgb is None:
             return
-        intrinsics = Intrinsics.from_matrix(np.asarray(info.k, dtype=np.float64).reshape(3, 3), camera.width, camera.height)
-        box, mode = choose_box(
-            self.get_parameter("crop_mode").value,
-            intrinsics,
-            list(self.get_parameter("roi").value),
-            self._hand,
-            info.header.frame_id,
-            stamp_ns,
-            int(self.get_parameter("track_timeout_s").value * 1e9),
-            float(self.get_parameter("track_padding_px").value),
-            float(self.get_parameter("track_enlarge").value),
-        )
-        if mode != self._last_mode:
-            self.get_logger().info(f"cropping with mode '{mode}'")
-            self._last_mode = mode
-        crop = virtual_crop(intrinsics, box, self._crop_size)
+        with np.errstate(all="ignore"):  # extreme intrinsics are refused below, not warned about per frame
+            crop = self._crop_camera(info, camera, stamp_ns)
+        if crop is None:
+            return
         header = Header(stamp=image.header.stamp, frame_id=info.header.frame_id)
         msg = make_crop_frame(header, warp_crop(rgb, crop), crop, (camera.width, camera.height), self._sequence)
         self._sequence += 1
         self._crop_pub.publish(msg)
         if self._crop_image_pub is not None:
             self._crop_image_pub.publish(msg.image)
+
+    def _crop_camera(self, info: CameraInfo, camera: CameraFacts, stamp_ns: int) -> VirtualCrop | None:
+        """The virtual camera of this frame's crop; None (counted) when K yields no usable one."""
+        try:
+            intrinsics = Intrinsics.from_matrix(np.asarray(info.k, dtype=np.float64).reshape(3, 3), camera.width, camera.height)
+            box, mode = choose_box(
+                self.get_parameter("crop_mode").value,
+                intrinsics,
+                list(self.get_parameter("roi").value),
+                self._hand,
+                info.header.frame_id,
+                stamp_ns,
+                int(self.get_parameter("track_timeout_s").value * 1e9),
+                float(self.get_parameter("track_padding_px").value),
+                float(self.get_parameter("track_enlarge").value),
+            )
+            crop = virtual_crop(intrinsics, box, self._crop_size)
+        except ValueError as exc:
+            self._reject(RejectReason.BAD_INTRINSICS, f"no usable crop camera: {exc}")
+            return None
+        if check_intrinsics(crop.intrinsics.matrix().reshape(-1)) is not None or not np.all(np.isfinite(crop.rotation)):
+            self._reject(RejectReason.BAD_INTRINSICS, "the crop camera of these intrinsics is not finite")
+            return None
+        if mode != self._last_mode:
+            self.get_logger().info(f"cropping with mode '{mode}'")
+            self._last_mode = mode
+        return crop
 
     def _decode(self, image: Any, camera: CameraFacts, stamp_ns: int) -> np.ndarray | None:
         """The frame as RGB when it is valid for `camera`; None (counted) otherwise."""

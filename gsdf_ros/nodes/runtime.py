@@ -16,6 +16,14 @@ LOG_THROTTLE_S = 5.0
 MATCH_REPORT_DELAY_S = 2.0
 
 
+class StartupError(Exception):
+    """A node cannot start for a reason the user must fix; logged as one fatal line, no traceback."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 def sensor_qos(reliability: str, depth: int) -> QoSProfile:
     """Sensor-data QoS (volatile, keep last `depth`) with the given reliability."""
     profile = QoSProfile(depth=depth, history=HistoryPolicy.KEEP_LAST, reliability=RELIABILITY[reliability])
@@ -59,7 +67,10 @@ def watched_subscription(node: Node, msg_type: Any, topic: str, callback: Callab
 
 
 def run(make_node: Callable[[], Node], args: list[str] | None = None) -> int:
-    """Init rclpy, spin the node until Ctrl-C or shutdown, clean up; 1 when the node cannot start."""
+    """Init rclpy, spin the node until Ctrl-C or shutdown, clean up.
+
+    Returns 0, the :class:`StartupError`'s exit code, or 1 for another start-up problem.
+    """
     rclpy.init(args=sys.argv if args is None else args)
     node = None
     code = 0
@@ -68,9 +79,9 @@ def run(make_node: Callable[[], Node], args: list[str] | None = None) -> int:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except (ValueError, FileNotFoundError, NotImplementedError) as exc:
+    except (StartupError, ValueError, FileNotFoundError, NotImplementedError) as exc:
         rclpy.logging.get_logger("gsdf").fatal(f"cannot start: {exc}")
-        code = 1
+        code = getattr(exc, "exit_code", 1)
     finally:
         if node is not None:
             close = getattr(node, "close", None)

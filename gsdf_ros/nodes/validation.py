@@ -64,6 +64,27 @@ def check_frame(encoding: str | None, width: int, height: int, stamp_ns: int, ca
     return check_intrinsics(camera.k)
 
 
+CROP_ENCODING = "rgb8"
+UNIT_QUATERNION_TOLERANCE = 1e-3
+
+
+def check_crop(encoding: str, width: int, height: int, camera: CameraFacts, rotation_xyzw: Sequence[float]) -> RejectReason | None:
+    """The first reason a ``gsdf/CropFrame`` cannot be used, or None.
+
+    Like :func:`check_frame` (the crop's own CameraInfo is `camera`), and the image must be rgb8
+    and the virtual rotation a finite unit quaternion.
+    """
+    if encoding != CROP_ENCODING:
+        return RejectReason.UNSUPPORTED_ENCODING
+    reason = check_frame(encoding, width, height, camera.stamp_ns, camera)
+    if reason is not None:
+        return reason
+    q = [float(v) for v in rotation_xyzw]
+    if not all(math.isfinite(v) for v in q) or abs(math.sqrt(sum(v * v for v in q)) - 1.0) > UNIT_QUATERNION_TOLERANCE:
+        return RejectReason.MALFORMED_MESSAGE
+    return None
+
+
 class RejectCounter:
     """Counts of rejected inputs by reason."""
 
