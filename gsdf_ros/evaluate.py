@@ -46,6 +46,9 @@ class EvalConfig:
     """Surface samples per mesh for CD / F-score."""
     crop: str | None = None
     """Crop mode of the dataset; None takes the training config's."""
+    clip_len: int | None = None
+    """Frames per test clip (consecutive, non-overlapping, §2); None takes the checkpoint's window.
+    May only lower the checkpoint's window."""
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS + ("both",):
@@ -56,10 +59,21 @@ class EvalConfig:
             raise ValueError(f"resolution must be at least 4, got {self.resolution}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be positive, got {self.limit}")
+        if self.clip_len is not None and self.clip_len < 1:
+            raise ValueError(f"clip_len must be positive, got {self.clip_len}")
 
     @property
     def protocols(self) -> tuple[str, ...]:
         return PROTOCOLS if self.protocol == "both" else (self.protocol,)
+
+
+def resolve_window_length(trained: int, requested: int | None) -> int:
+    """The window a model runs with: its trained clip length, or a shorter ``requested`` one."""
+    if not requested:
+        return int(trained)
+    if requested > trained:
+        raise ValueError(f"window_length {requested} exceeds the checkpoint's {trained} frames")
+    return int(requested)
 
 
 # ----------------------------------------------------------------------------- one reconstruction
@@ -128,21 +142,29 @@ def _newest(x: np.ndarray, dims: int) -> np.ndarray:
     return x[-1] if x.ndim > dims else x
 
 
-def reconstruct_sample(
-    model: GSDFNet, sample: dict, protocol: str, method: str, resolution: int, coarse: int = 32
-) -> SampleReconstruction:
-    """Encode once, extract both meshes, map everything to the source camera (the newest frame of clips)."""
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
-    start = time.perf_counter()
-    device = next(model.parameters()).device
-    image, K = _tensor(sample["image"], device)[None], _tensor(sample["K"], device)[None]
-    wrist = _tensor(sample["wrist"], device)[None] if protocol == "paper" else None
-    with torch.no_grad():
-        state = model.encode(image.float(), K.float(), None if wrist is None else wrist.float())
-        state = frame_state(state, state.wrist.shape[0] - 1)
-        hand, obj, _ = extract_meshes(model, state, method, resolution, coarse)
-    rotation = _newest(np.asarray(sample["cam_rot"], dtype=np.float64), 2)
+def is_clip(sample: dict) -> bool:
+    """A ``ClipDataset`` item (leading T axis) rather than a single frame."""
+    return "new_frame" in sample
+
+
+def scored_positions(sample: dict) -> list[int]:
+    """Frames of a sample to score: the new (non-padding) frames of a clip, the frame itself otherwise."""
+    return [t for t, new in enumerate(sample["new_frame"].tolist()) if new] if is_clip(sample) else [0]
+
+
+def clip_frame(sample: dict, t: int) -> dict:
+    """Frame ``t`` of a clip sample with the keys of a frame sample (a frame sample is returned as is)."""
+    if not is_clip(sample):
+        return sample
+    frame = {k: v[t] for k, v in sample.items() if k not in ("clip_index", "new_frame")}
+    frame["index"] = int(frame["index"])
+    return frame
+
+
+def _reconstruct_frame(model: GSDFNet, state: SDFState, rotation: np.ndarray, method: str, resolution: int,
+                       coarse: int) -> SampleReconstruction:
+    """Meshes, joints and centre of a single-frame state in the source camera (``seconds`` left at 0)."""
+    hand, obj, _ = extract_meshes(model, state, method, resolution, coarse)
     used = state.wrist[0].double().cpu().numpy()
     scale = model.cfg.recon_scale
     return SampleReconstruction(
@@ -151,10 +173,43 @@ def reconstruct_sample(
         joints=state.joints[0].double().cpu().numpy() @ rotation.T,
         object_center=state.obj_center[0].double().cpu().numpy() @ rotation.T,
         wrist=used @ rotation.T,
-        seconds=time.perf_counter() - start,
+        seconds=0.0,
         hand_reason=hand.reason,
         object_reason=obj.reason,
     )
+
+
+def reconstruct_frames(
+    model: GSDFNet, sample: dict, protocol: str, method: str, resolution: int, coarse: int = 32,
+    positions: Sequence[int] | None = None,
+) -> list[SampleReconstruction]:
+    """Encode a frame or a whole clip once (every frame of a clip sees the others, the paper's test
+    protocol), then reconstruct the frames at ``positions`` (default: the newest) in the source camera.
+    Each result's ``seconds`` holds its extraction plus an equal share of the encoding."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+    start = time.perf_counter()
+    device = next(model.parameters()).device
+    image, K = _tensor(sample["image"], device)[None], _tensor(sample["K"], device)[None]
+    wrist = _tensor(sample["wrist"], device)[None] if protocol == "paper" else None
+    rotations = np.asarray(sample["cam_rot"], dtype=np.float64).reshape(-1, 3, 3)
+    with torch.no_grad():
+        state = model.encode(image.float(), K.float(), None if wrist is None else wrist.float())
+    positions = [state.wrist.shape[0] - 1] if positions is None else list(positions)
+    share = (time.perf_counter() - start) / max(1, len(positions))
+    results = []
+    for t in positions:
+        begin = time.perf_counter()
+        result = _reconstruct_frame(model, frame_state(state, t), rotations[t], method, resolution, coarse)
+        results.append(dataclasses.replace(result, seconds=share + time.perf_counter() - begin))
+    return results
+
+
+def reconstruct_sample(
+    model: GSDFNet, sample: dict, protocol: str, method: str, resolution: int, coarse: int = 32
+) -> SampleReconstruction:
+    """Encode once, extract both meshes, map everything to the source camera (the newest frame of clips)."""
+    return reconstruct_frames(model, sample, protocol, method, resolution, coarse)[0]
 
 
 def score_sample(pred: SampleReconstruction, sample: dict, gt: tuple[trimesh.Trimesh, trimesh.Trimesh], n_points: int) -> dict:
@@ -176,7 +231,8 @@ def score_sample(pred: SampleReconstruction, sample: dict, gt: tuple[trimesh.Tri
 
 
 def open_eval_dataset(cfg: EvalConfig, model: GSDFNet, train_config: dict) -> Any:
-    """The test dataset of ``cfg.data`` as the checkpoint's model reads it."""
+    """The test dataset of ``cfg.data`` as the checkpoint's model reads it; with ``cfg.clip_len``,
+    consecutive non-overlapping clips of that length (each frame scored once)."""
     from gsdf_ros.train import TrainConfig, open_dataset
 
     known = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -184,7 +240,7 @@ def open_eval_dataset(cfg: EvalConfig, model: GSDFNet, train_config: dict) -> An
     tcfg.data_root = cfg.data
     if cfg.crop is not None:
         tcfg.crop = cfg.crop
-    return open_dataset(tcfg, model.cfg, cfg.split, train=False)
+    return open_dataset(tcfg, model.cfg, cfg.split, train=False, clip_len=cfg.clip_len)
 
 
 def _ranking_key(row: dict) -> float:
@@ -207,9 +263,31 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
+def frame_gt_meshes(dataset: Any, index: int, sample: dict, t: int) -> tuple[trimesh.Trimesh, trimesh.Trimesh]:
+    """Ground-truth meshes of frame ``t`` of item ``index`` (clips read them from their frame dataset)."""
+    if is_clip(sample):
+        return dataset.frames.gt_meshes(int(sample["index"][t]))
+    return dataset.gt_meshes(index)
+
+
+def score_item(model: GSDFNet, dataset: Any, index: int, cfg: EvalConfig, protocol: str) -> list[dict]:
+    """One row per scored frame of item ``index`` (every new frame of a clip, once)."""
+    sample = dataset[index]
+    positions = scored_positions(sample)
+    preds = reconstruct_frames(model, sample, protocol, cfg.mesh, cfg.resolution, cfg.coarse, positions)
+    rows = []
+    for t, pred in zip(positions, preds):
+        frame = clip_frame(sample, t)
+        row = {"index": index, "frame": t, "id": str(frame["id"]), "protocol": protocol}
+        row.update(score_sample(pred, frame, frame_gt_meshes(dataset, index, sample, t), cfg.n_points))
+        rows.append(row)
+    return rows
+
+
 def evaluate(cfg: EvalConfig, dataset: Any | None = None, progress: bool = True) -> dict:
     """Run the evaluation ``cfg`` describes; returns the summary (per protocol) it also writes."""
     model, checkpoint = load_model(cfg.checkpoint, cfg.device, stage="sdf")
+    clip_len = resolve_window_length(checkpoint.window_length, cfg.clip_len)
     if dataset is None:
         dataset = open_eval_dataset(cfg, model, checkpoint.train_config)
     out = Path(cfg.out)
@@ -223,26 +301,25 @@ def evaluate(cfg: EvalConfig, dataset: Any | None = None, progress: bool = True)
         indices = tqdm(indices, desc="gsdf-eval", dynamic_ncols=True)
     with (out / "per_sample.jsonl").open("w") as lines:
         for index in indices:
-            sample = dataset[index]
-            gt = dataset.gt_meshes(index)
             for protocol in cfg.protocols:
-                pred = reconstruct_sample(model, sample, protocol, cfg.mesh, cfg.resolution, cfg.coarse)
-                row = {"index": index, "id": str(sample["id"]), "protocol": protocol}
-                row.update(score_sample(pred, sample, gt, cfg.n_points))
-                rows[protocol].append(row)
-                lines.write(json.dumps(row, default=_json_default) + "\n")
+                for row in score_item(model, dataset, index, cfg, protocol):
+                    rows[protocol].append(row)
+                    lines.write(json.dumps(row, default=_json_default) + "\n")
     summary = {p: summarize(r) for p, r in rows.items()}
+    frames = len(next(iter(rows.values())))
     meta = {"checkpoint": str(cfg.checkpoint), "split": cfg.split, "mesh": cfg.mesh, "resolution": cfg.resolution,
-            "samples": count, "git_commit": checkpoint.git_commit, "data_fingerprint": checkpoint.data_fingerprint}
+            "samples": frames, "items": count, "clip_len": clip_len, "git_commit": checkpoint.git_commit,
+            "data_fingerprint": checkpoint.data_fingerprint}
     (out / "summary.json").write_text(json.dumps({"meta": meta, **summary}, indent=2, default=_json_default))
     (out / "results.md").write_text(results_markdown(summary, meta))
     for protocol, protocol_rows in rows.items():
         plot_histograms(protocol_rows, out / f"hist_{protocol}.png", title=f"{protocol} protocol")
         for label, position in pick_examples(protocol_rows).items():
-            index = protocol_rows[position]["index"]
+            index, t = protocol_rows[position]["index"], protocol_rows[position]["frame"]
             sample = dataset[index]
-            pred = reconstruct_sample(model, sample, protocol, cfg.mesh, cfg.resolution, cfg.coarse)
-            render_example(sample, pred, dataset.gt_meshes(index), out / f"render_{protocol}_{label}.png",
+            pred = reconstruct_frames(model, sample, protocol, cfg.mesh, cfg.resolution, cfg.coarse, [t])[0]
+            render_example(clip_frame(sample, t), pred, frame_gt_meshes(dataset, index, sample, t),
+                           out / f"render_{protocol}_{label}.png",
                            title=f"{protocol} {label}: {protocol_rows[position]['id']}")
     return summary
 

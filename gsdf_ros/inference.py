@@ -1,7 +1,9 @@
 """The checkpoint-backed predictor the inference node holds: a window of crops in, one result out.
 
 Live protocol only: the pose net's root-depth head places the hand, nothing comes from ground
-truth. Joints, object centre and meshes are returned in the source optical frame of the newest
+truth. Video models see a causal window: the newest crop and up to T − 1 before it, never a later
+one; at start-up, with fewer than T crops, the oldest is repeated to fill the window and the
+result's ``window_length`` says how many distinct crops it saw. Joints, object centre and meshes are returned in the source optical frame of the newest
 crop, with per-stage timings (``backbone``, ``pose_ik``, ``object_center``, ``sdf_grid``,
 ``marching_cubes``) in milliseconds.
 """
@@ -10,8 +12,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections import defaultdict
-from typing import Sequence
+from collections import defaultdict, deque
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -20,9 +22,9 @@ from torch import nn
 
 from gsdf_ros.checkpoint import load_model
 from gsdf_ros.data.dataset import normalise_image
-from gsdf_ros.evaluate import extract_meshes, frame_state, metric_mesh
+from gsdf_ros.evaluate import extract_meshes, frame_state, metric_mesh, resolve_window_length
 from gsdf_ros.mesh import Extraction
-from gsdf_ros.model import GSDFNet
+from gsdf_ros.model import GSDFNet, SDFState
 from gsdf_ros.predictor import CropSample
 from gsdf_ros.result import Reconstruction, TriangleMesh
 
@@ -107,6 +109,17 @@ def prepare_window(window: Sequence[CropSample], length: int, image_size: int) -
     return torch.stack(images), torch.stack(intrinsics)
 
 
+def causal_windows(crops: Iterable[CropSample], length: int) -> Iterator[list[CropSample]]:
+    """For each crop of a stream, the window a live predictor gets: it and up to ``length`` − 1
+    crops before it, oldest first (a ring buffer of the last ``length`` crops)."""
+    if length < 1:
+        raise ValueError(f"length must be >= 1, got {length}")
+    ring: deque[CropSample] = deque(maxlen=length)
+    for crop in crops:
+        ring.append(crop)
+        yield list(ring)
+
+
 def _triangle_mesh(mesh) -> TriangleMesh | None:
     if mesh is None:
         return None
@@ -168,11 +181,7 @@ class GSDFPredictor:
     ) -> GSDFPredictor:
         """Load an ``sdf``-stage checkpoint; ``window_length`` may lower the checkpoint's clip length."""
         model, checkpoint = load_model(path, device, stage="sdf")
-        length = checkpoint.window_length
-        if window_length:
-            if window_length > length:
-                raise ValueError(f"window_length {window_length} exceeds the checkpoint's {length} frames")
-            length = int(window_length)
+        length = resolve_window_length(checkpoint.window_length, window_length)
         return cls(model, length, device, mesh, mesh_resolution, mesh_every)
 
     def warm_up(self) -> None:
@@ -206,20 +215,28 @@ class GSDFPredictor:
         self._last_meshes = (_triangle_mesh(meshes[0]), _triangle_mesh(meshes[1]), newest.stamp_ns)
         return (*self._last_meshes, sdf_seconds, _mesh_seconds(hand, obj) - sdf_seconds)
 
-    def predict(self, window: list[CropSample]) -> Reconstruction:
-        """Reconstruct the newest crop of ``window`` (oldest first) in its source optical frame."""
-        newest = window[-1] if window else None
+    def encode_window(self, window: Sequence[CropSample]) -> SDFState:
+        """The single-frame SDF state of the newest crop, encoded with the crops before it in the
+        window (the last ``window_length``, the oldest repeated when fewer); live protocol."""
         images, intrinsics = prepare_window(window, self.window_length, self.model.cfg.image_size)
         images, intrinsics = images.to(self.device), intrinsics.to(self.device)
-        self.clock.reset()
-        start = time.perf_counter()
         with torch.no_grad():
             if self.window_length > 1:
                 state = self.model.encode(images[None], intrinsics[None])
             else:
                 state = self.model.encode(images[-1:], intrinsics[-1:])
+        return frame_state(state, state.wrist.shape[0] - 1)
+
+    def predict(self, window: list[CropSample]) -> Reconstruction:
+        """Reconstruct the newest crop of ``window`` (oldest first) in its source optical frame from
+        the last ``window_length`` crops (the oldest repeated when fewer); the result's
+        ``window_length`` is the number of distinct crops used."""
+        newest = window[-1] if window else None
+        self.clock.reset()
+        start = time.perf_counter()
+        with torch.no_grad():
+            state = self.encode_window(window)
             encode_seconds = time.perf_counter() - start
-            state = frame_state(state, state.wrist.shape[0] - 1)
             joint_conf = peak_sharpness(self.joint_tap.volume[-1:])[0].cpu().numpy()
             object_conf = float(peak_sharpness(self.object_tap.volume[-1:])[0, 0])
             rotation = np.asarray(newest.rotation, dtype=np.float64)
@@ -246,7 +263,7 @@ class GSDFPredictor:
             hand_mesh=hand_mesh,
             object_mesh=object_mesh,
             mesh_stamp_ns=mesh_stamp,
-            window_length=self.window_length,
+            window_length=min(len(window), self.window_length),
             stage_ms={k: v * 1000.0 for k, v in stage_s.items()},
         )
 

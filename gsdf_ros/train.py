@@ -219,8 +219,14 @@ def seed_epoch(seed: int, epoch: int) -> int:
 # ----------------------------------------------------------------------------- data
 
 
-def open_dataset(cfg: TrainConfig, mcfg: GSDFConfig, split: str, *, train: bool = True) -> Dataset:
-    """The ``FrameDataset`` (``ClipDataset`` for video models) of ``split`` under ``data_root``."""
+def open_dataset(
+    cfg: TrainConfig, mcfg: GSDFConfig, split: str, *, train: bool = True, clip_len: int | None = None
+) -> Dataset:
+    """The ``FrameDataset`` (``ClipDataset`` for video models) of ``split`` under ``data_root``.
+
+    ``clip_len`` given: clips of that many frames whatever the model (one-frame clips included),
+    so that windows of different lengths cover the same sequences.
+    """
     from gsdf_ros.data import AugmentConfig, ClipDataset, FrameDataset
 
     augment = AugmentConfig(box_shift=cfg.box_shift) if cfg.augment and train else None
@@ -233,8 +239,8 @@ def open_dataset(cfg: TrainConfig, mcfg: GSDFConfig, split: str, *, train: bool 
         seed=cfg.seed,
         subset=cfg.subset if train else None,
     )
-    frames = window_length(mcfg)
-    if frames > 1:
+    frames = window_length(mcfg) if clip_len is None else int(clip_len)
+    if frames > 1 or clip_len is not None:
         return ClipDataset(cfg.data_root, split, frames, "train" if train else "test", **kwargs)
     return FrameDataset(cfg.data_root, split, **kwargs)
 
@@ -321,9 +327,32 @@ def build_stage_model(cfg: TrainConfig, mcfg: GSDFConfig) -> nn.Module:
         else:
             log.warning("no pose_checkpoint: the frozen pose net keeps its random initial weights")
     if cfg.init_checkpoint:
-        loaded, skipped = load_matching(model, load_checkpoint(cfg.init_checkpoint).model_state)
-        log.info("initialised %d tensors from %s (%d skipped)", loaded, cfg.init_checkpoint, skipped)
+        init_from_checkpoint(model, cfg.init_checkpoint, cfg.stage)
     return model
+
+
+TEMPORAL_PREFIX = "temporal."
+"""State-dict prefix of the space-time transformer, the one part a single-frame gSDF lacks."""
+
+
+def init_from_checkpoint(model: nn.Module, path: str, stage: str) -> list[str]:
+    """Load every tensor of checkpoint ``path`` that matches ``model`` by name and shape (§2: pose net,
+    backbone, necks, heads, decoders, SDF encoder); returns the names left at their initial values.
+
+    For the ``sdf`` stage only the transformer may stay uninitialised: any other missing tensor
+    means the checkpoint belongs to a different model size, and raises CheckpointError.
+    """
+    checkpoint = load_checkpoint(path)
+    if checkpoint.stage != stage:
+        raise CheckpointError(path, f"holds stage {checkpoint.stage!r}, this run trains {stage!r}")
+    loaded, skipped = load_matching(model, checkpoint.model_state)
+    state = checkpoint.model_state
+    fresh = [k for k, v in model.state_dict().items() if k not in state or tuple(state[k].shape) != tuple(v.shape)]
+    foreign = [k for k in fresh if not k.startswith(TEMPORAL_PREFIX)]
+    if stage == "sdf" and foreign:
+        raise CheckpointError(path, f"{len(foreign)} tensors outside the transformer do not match, e.g. {foreign[:3]}")
+    log.info("initialised %d tensors from %s (%d unused); %d start from scratch", loaded, path, skipped, len(fresh))
+    return fresh
 
 
 def _flat(x: torch.Tensor, dims: int) -> torch.Tensor:
@@ -342,10 +371,21 @@ def pose_stage_loss(
 
 
 def sdf_stage_loss(model: nn.Module, batch: dict[str, Any], mcfg: GSDFConfig, epoch: int) -> dict[str, torch.Tensor]:
-    """The gSDF loss of the shape net at ``epoch`` (the GT wrist places the hand, as in training)."""
+    """The gSDF loss of the shape net at ``epoch`` (the GT wrist places the hand, as in training);
+    for clips (B,T,...) the per-frame losses averaged over T (§2)."""
     out = model({k: batch[k] for k in ("image", "K", "wrist", "points")})
     out = {k: v.float() for k, v in out.items()}
-    return gsdf_loss(out, batch, epoch, mcfg.loss)
+    if batch["image"].dim() == 4:
+        return gsdf_loss(out, batch, epoch, mcfg.loss)
+    frames = [
+        gsdf_loss(frame_of(out, t), frame_of(batch, t), epoch, mcfg.loss) for t in range(batch["image"].shape[1])
+    ]
+    return {k: torch.stack([f[k] for f in frames]).mean() for k in frames[0]}
+
+
+def frame_of(clip: dict[str, Any], t: int) -> dict[str, torch.Tensor]:
+    """The tensors of frame ``t`` of a clip batch (B,T,...)."""
+    return {k: v[:, t] for k, v in clip.items() if isinstance(v, torch.Tensor) and v.dim() >= 2}
 
 
 def step_decay(milestones: Sequence[int], gamma: float):

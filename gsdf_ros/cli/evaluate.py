@@ -24,6 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--limit", type=int, help="evaluate the first N samples only")
     parser.add_argument("--points", type=int, default=30000, help="surface samples per mesh for the metrics")
     parser.add_argument("--crop", choices=("full", "box"), help="crop mode (default: the training config's)")
+    parser.add_argument("--clip-len", type=int,
+                        help="frames per test clip: consecutive non-overlapping clips, the last one filled up "
+                        "with preceding frames, every frame scored once (default: the checkpoint's window; "
+                        "may only be lowered)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--no-progress", action="store_true")
@@ -38,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = ev.EvalConfig(
             checkpoint=args.checkpoint, data=args.data, out=args.out, split=args.split, protocol=args.protocol,
             mesh=args.mesh, resolution=args.resolution, limit=args.limit, device=args.device,
-            n_points=args.points, crop=args.crop,
+            n_points=args.points, crop=args.crop, clip_len=args.clip_len,
         )
         summary = ev.evaluate(cfg, progress=not args.no_progress)
     except (CheckpointError, OSError, ValueError) as error:

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Single-frame vs video gSDF on SynthHO clips with motion blur and occluders (Part B §2), end to end:
+#   1. generate approach-and-grasp clips (gsdf-synth --clip-len --blur --occluders)
+#   2. train the tiny pose net, then the single-frame tiny gSDF (T = 1)
+#   3. train the tiny video model for T = 3 and T = 5, each initialised from the single-frame one
+#      (every tensor but the transformer's; the transformer starts from scratch)
+#   4. compare T = 1, 3, 5 on the same held-out clips: CD_h, CD_o, E_h, E_o and CPU latency per window
+#
+# Budgets are environment variables; the defaults are a smoke run of minutes on 2 CPU cores, not a
+# result. Example of a longer run:
+#   NUM_CLIPS=600 POSE_EPOCHS=30 SDF_EPOCHS=60 VIDEO_EPOCHS=30 tools/video_experiment.sh runs/video_exp
+set -euo pipefail
+
+OUT=${1:-runs/video_experiment}
+NUM_CLIPS=${NUM_CLIPS:-24}          # clips of CLIP_LEN frames (about 80% train, 10% val, 10% test)
+CLIP_LEN=${CLIP_LEN:-5}             # frames per generated clip: at least the longest window (5)
+SIZE=${SIZE:-128}                   # image size (px) of the generated frames
+SEED=${SEED:-0}
+POSE_EPOCHS=${POSE_EPOCHS:-2}
+SDF_EPOCHS=${SDF_EPOCHS:-2}
+VIDEO_EPOCHS=${VIDEO_EPOCHS:-2}
+BATCH=${BATCH:-4}                   # frames per batch (single frame) / clips per batch (video)
+WORKERS=${WORKERS:-0}
+EVAL_RESOLUTION=${EVAL_RESOLUTION:-64}
+EVAL_POINTS=${EVAL_POINTS:-30000}
+DEVICE=${DEVICE:-auto}
+DATA="$OUT/data"
+COMMON=(workers="$WORKERS" device="$DEVICE" seed="$SEED" progress=false)
+
+run() { echo "+ $*" >&2; "$@"; }
+
+# 1. data: SynthHO clips; train/val/test are split by clip, so test clips are never seen in training
+if [ ! -f "$DATA/clips/test.json" ]; then
+  run gsdf-synth --out "$DATA" --num "$NUM_CLIPS" --clip-len "$CLIP_LEN" --size "$SIZE" --seed "$SEED" \
+    --blur --occluders --quiet
+fi
+
+# 2. pose net, then the single-frame gSDF on every training frame
+run gsdf-train --config configs/tiny_pose.yaml --data "$DATA" --out "$OUT/pose" \
+  epochs="$POSE_EPOCHS" batch_size="$BATCH" milestones=[] "${COMMON[@]}"
+run gsdf-train --config configs/tiny_sdf.yaml --data "$DATA" --out "$OUT/sdf" \
+  pose_checkpoint="$OUT/pose/last.pt" epochs="$SDF_EPOCHS" batch_size="$BATCH" milestones=[] "${COMMON[@]}"
+
+# 3. video models: T frames drawn from one training clip, one augmentation per clip, losses averaged over T
+for T in 3 5; do
+  run gsdf-train --config configs/tiny_video_sdf.yaml --data "$DATA" --out "$OUT/video_t$T" \
+    pose_checkpoint="$OUT/pose/last.pt" init_checkpoint="$OUT/sdf/last.pt" \
+    model_overrides.temporal.num_frames="$T" epochs="$VIDEO_EPOCHS" batch_size="$BATCH" milestones=[] \
+    "${COMMON[@]}"
+done
+
+# 4. the comparison on the held-out clips (non-overlapping clips of T frames, every frame scored once)
+run python bench/video_compare.py --data "$DATA" --split test \
+  --run 1="$OUT/sdf/last.pt" --run 3="$OUT/video_t3/last.pt" --run 5="$OUT/video_t5/last.pt" \
+  --resolution "$EVAL_RESOLUTION" --points "$EVAL_POINTS" --out "$OUT/compare"
