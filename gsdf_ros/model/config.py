@@ -239,8 +239,9 @@ def _tiny() -> GSDFConfig:
         pose=PoseNetConfig(
             backbone=_tiny_backbone(), neck_channels=64, neck_layers=3, root_depth=RootDepthConfig(hidden=64)
         ),
-        shape=ShapeNetConfig(backbone=_tiny_backbone(), neck_channels=64, neck_layers=3, sdf_channels=64),
-        decoder=DecoderConfig(width=192),
+        # narrow shape net and decoders: the SDF stage must train on 2 CPU cores in well under an hour
+        shape=ShapeNetConfig(backbone=_tiny_backbone(), neck_channels=32, neck_layers=3, sdf_channels=32),
+        decoder=DecoderConfig(width=128),
         temporal=TemporalConfig(enabled=False, depth=2, heads=2, dim_head=32, mlp_dim=128, num_frames=3),
     )
 

@@ -29,6 +29,10 @@ class SDFDecoder(nn.Module):
             linear = nn.Linear(dims[i], out)
             layers.append(weight_norm(linear) if i < num_layers - 1 else linear)
         self.layers = nn.ModuleList(layers)
+        # Start near SDF 0: outputs beyond the training clamp (|sdf| > 0.05) get no gradient, and a
+        # default-initialised narrow decoder puts most points there, so training would never start.
+        nn.init.normal_(layers[-1].weight, std=1e-3)
+        nn.init.zeros_(layers[-1].bias)
         self.act = nn.ReLU(inplace=True)
         self.dropout = nn.Dropout(dropout)
 
