@@ -173,3 +173,10 @@ def load_model(
         raise CheckpointError(path, f"holds a {checkpoint.stage!r}-stage model, expected {stage!r}")
     model = _build(path, checkpoint)
     return model.to(device).eval(), checkpoint
+
+
+def export_for_inference(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """A copy of a checkpoint without optimiser, scheduler and scaler state (what a robot needs)."""
+    checkpoint = load_checkpoint(src)
+    checkpoint.optimizer_state = checkpoint.scheduler_state = checkpoint.scaler_state = None
+    return save_checkpoint(dst, checkpoint)

@@ -12,7 +12,7 @@ import importlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -59,11 +59,12 @@ class Predictor(Protocol):
         """Reconstruct from up to `window_length` samples, oldest first."""
 
 
-def load_predictor(spec: str, device: str = "cpu", window_length: int = 0) -> Predictor:
+def load_predictor(spec: str, device: str = "cpu", window_length: int = 0, mesh_options: dict[str, Any] | None = None) -> Predictor:
     """The predictor named by `spec`: a checkpoint path or ``module:factory``.
 
     A factory is called as ``factory(device=..., window_length=...)``; `window_length` 0 means
-    the predictor's own default.
+    the predictor's own default. `mesh_options` (``mesh``, ``mesh_resolution``, ``mesh_every``)
+    go to a checkpoint's :class:`~gsdf_ros.inference.GSDFPredictor`.
     """
     spec = spec.strip()
     if not spec:
@@ -75,14 +76,14 @@ def load_predictor(spec: str, device: str = "cpu", window_length: int = 0) -> Pr
         raise FileNotFoundError(f"checkpoint file not found: {path}")
     if not path.is_file():
         raise ValueError(f"checkpoint is not a file: {path}")
-    return load_checkpoint_predictor(path, device, window_length)
+    return load_checkpoint_predictor(path, device, window_length, mesh_options)
 
 
-def load_checkpoint_predictor(path: Path, device: str, window_length: int) -> Predictor:
+def load_checkpoint_predictor(path: Path, device: str, window_length: int, mesh_options: dict[str, Any] | None = None) -> Predictor:
     """The gSDF model of a checkpoint file as a predictor (torch is imported here, not before)."""
     from gsdf_ros.inference import GSDFPredictor
 
-    return GSDFPredictor.from_checkpoint(path, device=device, window_length=window_length or None)
+    return GSDFPredictor.from_checkpoint(path, device=device, window_length=window_length or None, **(mesh_options or {}))
 
 
 def _from_factory(spec: str, device: str, window_length: int) -> Predictor:

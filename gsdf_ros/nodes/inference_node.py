@@ -12,6 +12,7 @@ import dataclasses
 import sys
 import threading
 import time
+from typing import Any
 
 from gsdf.msg import CropFrame, HandObjectReconstruction
 from rclpy.node import Node
@@ -30,6 +31,9 @@ PARAMETERS = (
     params.ParamSpec("checkpoint", "", "model checkpoint file, or module:factory returning a Predictor", read_only=True),
     params.ParamSpec("device", "cpu", "torch device of the model, e.g. cpu or cuda:0", read_only=True),
     params.ParamSpec("window_length", 0, "frames per temporal window (0: the model's own)", read_only=True, min_value=0, max_value=64),
+    params.ParamSpec("mesh_mode", "c2f", "mesh extraction: c2f (coarse-to-fine narrow band), dense (the paper's grids) or none", read_only=True, choices=("c2f", "dense", "none")),
+    params.ParamSpec("mesh_resolution", 48, "marching-cubes grid resolution of the meshes", read_only=True, min_value=8, max_value=256),
+    params.ParamSpec("mesh_every", 1, "compute meshes for every n-th processed window (poses go out for every one)", read_only=True, min_value=1, max_value=1000),
     params.ParamSpec("crop_queue_depth", 5, "QoS depth of the crop subscription", read_only=True, min_value=1, max_value=100),
     params.TIME_JUMP_BACK,
     params.INPUT_STALE,
@@ -41,7 +45,8 @@ class InferenceNode(Node):
     def __init__(self) -> None:
         super().__init__(NODE_NAME)
         p = params.declare(self, PARAMETERS)
-        self._predictor: Predictor = load_model(p["checkpoint"], p["device"], int(p["window_length"]))
+        mesh_options = {"mesh": p["mesh_mode"], "mesh_resolution": int(p["mesh_resolution"]), "mesh_every": int(p["mesh_every"])}
+        self._predictor: Predictor = load_model(p["checkpoint"], p["device"], int(p["window_length"]), mesh_options)
         length = int(p["window_length"]) or int(self._predictor.window_length)
         self._window: StampWindow[CropSample] = StampWindow(length, int(p["time_jump_back_s"] * 1e9))
         self.get_logger().info(f"warming up the predictor (window of {length} frames on {p['device']})")
@@ -146,10 +151,10 @@ def is_model_load_error(exc: BaseException) -> bool:
     return isinstance(exc, (FileNotFoundError, ValueError))
 
 
-def load_model(spec: str, device: str, window_length: int) -> Predictor:
+def load_model(spec: str, device: str, window_length: int, mesh_options: dict[str, Any] | None = None) -> Predictor:
     """:func:`load_predictor`, its model-loading errors turned into one fatal start-up error."""
     try:
-        return load_predictor(spec, device, window_length)
+        return load_predictor(spec, device, window_length, mesh_options)
     except Exception as exc:
         if not is_model_load_error(exc):
             raise

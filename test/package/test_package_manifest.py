@@ -23,6 +23,7 @@ ROSDEP_KEYS: dict[str, str] = {
     "timm": "python3-timm-pip",
     "tqdm": "python3-tqdm",
     "matplotlib": "python3-matplotlib",
+    "PIL": "python3-pil",
     "rclpy": "rclpy",
     "ament_index_python": "ament_index_python",
     "rcl_interfaces": "rcl_interfaces",

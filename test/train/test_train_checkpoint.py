@@ -56,3 +56,28 @@ def test_config_weights_mismatch(sdf_run, tmp_path):
 def test_wrong_stage(pose_run):
     with pytest.raises(CheckpointError, match="'pose'-stage model, expected 'sdf'"):
         load_model(pose_run.last_checkpoint, stage="sdf")
+
+
+def test_export_keeps_weights_and_record_but_drops_optimiser_state(tmp_path):
+    """The shipped checkpoint: same model outputs, no optimiser state, smaller file."""
+    import torch
+
+    from gsdf_ros.checkpoint import Checkpoint, export_for_inference, load_checkpoint, load_model, save_checkpoint
+    from gsdf_ros.model import build_model, get_config
+
+    cfg = get_config("tiny")
+    model = build_model(cfg, kind="pose")
+    optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+    model(torch.zeros(1, 3, cfg.image_size, cfg.image_size), torch.eye(3)[None] * 100).joints.sum().backward()
+    optimizer.step()
+    src = save_checkpoint(tmp_path / "train.pt", Checkpoint(cfg.to_dict(), "pose", model.state_dict(), epoch=3, seed=7,
+                                                            data_fingerprint="abc", optimizer_state=optimizer.state_dict()))
+    dst = export_for_inference(src, tmp_path / "ship.pt")
+    shipped = load_checkpoint(dst)
+    assert shipped.optimizer_state is None and (shipped.epoch, shipped.seed, shipped.data_fingerprint) == (3, 7, "abc")
+    assert dst.stat().st_size < 0.5 * src.stat().st_size
+    image, k = torch.rand(1, 3, cfg.image_size, cfg.image_size), torch.tensor([[[150.0, 0, 64], [0, 150.0, 64], [0, 0, 1]]])
+    with torch.no_grad():
+        a = load_model(src)[0](image, k).joints
+        b = load_model(dst)[0](image, k).joints
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
