@@ -69,7 +69,7 @@ def msg_to_mesh(msg: Mesh) -> TriangleMesh | None:
     """The mesh, or None when the message carries no triangles."""
     if not msg.triangles:
         return None
-    faces = np.stack([np.asarray(t.vertex_indices, dtype=np.int64) for t in msg.triangles])
+    faces = np.concatenate([np.asarray(t.vertex_indices) for t in msg.triangles]).astype(np.int64).reshape(-1, 3)
     return TriangleMesh(vertices=from_points(msg.vertices).astype(np.float32), faces=faces)
 
 
@@ -187,9 +187,14 @@ def _marker(ns: str, kind: int, header: Header, points: list[Point], colour: tup
 
 
 def mesh_marker(ns: str, mesh: TriangleMesh, header: Header, colour: tuple[float, ...]) -> Marker:
-    """A TRIANGLE_LIST marker: three points per triangle."""
-    corners = np.asarray(mesh.vertices, dtype=np.float64)[np.asarray(mesh.faces)].reshape(-1, 3)
-    return _marker(ns, Marker.TRIANGLE_LIST, header, to_points(corners), colour, (1.0, 1.0, 1.0))
+    """A TRIANGLE_LIST marker: three points per triangle.
+
+    One Point per vertex, referenced by every corner that uses it (about six each): building Point
+    objects is the marker's main cost, and the serialized message is the same.
+    """
+    vertices = to_points(mesh.vertices)
+    corners = list(map(vertices.__getitem__, np.asarray(mesh.faces).reshape(-1).tolist()))
+    return _marker(ns, Marker.TRIANGLE_LIST, header, corners, colour, (1.0, 1.0, 1.0))
 
 
 def skeleton_markers(rec: Reconstruction) -> list[Marker]:
