@@ -94,10 +94,10 @@ def extract_meshes(
     device = state.K.device
     spent = [0.0]
 
-    def sdf_of(which: int):
+    def sdf_of(part: str):
         def sdf_fn(q: torch.Tensor) -> torch.Tensor:
             start = time.perf_counter()
-            values = model.decode_sdf(state, q[None])[which][0]
+            values = model.decode_part(state, q[None], part)[0]
             spent[0] += time.perf_counter() - start
             return values
 
@@ -110,7 +110,7 @@ def extract_meshes(
     else:
         raise ValueError(f"mesh must be one of {MESH_METHODS}, got {method!r}")
     with torch.no_grad():
-        hand, obj = run(sdf_of(0)), run(sdf_of(1))
+        hand, obj = run(sdf_of("hand")), run(sdf_of("object"))
     return hand, obj, spent[0]
 
 

@@ -195,6 +195,16 @@ class GSDFNet(nn.Module):
 
     def decode_sdf(self, state: SDFState, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Hand and object SDF (B,N) (or (B,T,N) for clips) at normalised points q (B,N,3) / (B,T,N,3)."""
+        hand, obj = self._decode(state, q, ("hand", "object"))
+        return hand, obj
+
+    def decode_part(self, state: SDFState, q: torch.Tensor, part: str) -> torch.Tensor:
+        """One decoder's SDF (``part`` = ``hand`` or ``object``); mesh extraction queries them apart."""
+        if part not in ("hand", "object"):
+            raise ValueError(f"part must be 'hand' or 'object', got {part!r}")
+        return self._decode(state, q, (part,))[0]
+
+    def _decode(self, state: SDFState, q: torch.Tensor, parts: tuple[str, ...]) -> list[torch.Tensor]:
         clip = state.clip if q.dim() == 4 else None
         q = _flatten_clip(q, clip, "points")
         if q.dim() != 3 or q.shape[0] != state.K.shape[0] or q.shape[-1] != 3:
@@ -203,13 +213,17 @@ class GSDFNet(nn.Module):
         dc = self.cfg.decoder
         points_cam = q * (2.0 / s) + state.wrist[:, None, :]
         e_v = self.visual(state.visual, points_cam, state.K)
-        e_h = hand_features(q, state.frames, s, dc.hand_point_latent)
-        e_o = object_features(
-            q, state.frames, state.joints - state.wrist[:, None], state.obj_center - state.wrist, s, dc.obj_point_latent
-        )
-        hand = self.hand_decoder(torch.cat([e_v, e_h], dim=-1))
-        obj = self.object_decoder(torch.cat([e_v, e_o], dim=-1))
-        return _unflatten_clip(hand, clip), _unflatten_clip(obj, clip)
+        out = []
+        for part in parts:
+            if part == "hand":
+                e_h = hand_features(q, state.frames, s, dc.hand_point_latent)
+                out.append(self.hand_decoder(torch.cat([e_v, e_h], dim=-1)))
+            else:
+                e_o = object_features(
+                    q, state.frames, state.joints - state.wrist[:, None], state.obj_center - state.wrist, s, dc.obj_point_latent
+                )
+                out.append(self.object_decoder(torch.cat([e_v, e_o], dim=-1)))
+        return [_unflatten_clip(x, clip) for x in out]
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Training forward: ``hand_sdf``/``obj_sdf`` (B,N), ``obj_center``/``wrist`` (B,3), ``joints`` (B,21,3),

@@ -121,3 +121,15 @@ def test_tiny_sizes():
         build_model("tiny", kind="nope")
     with pytest.raises(ValueError, match="missing"):
         model({"image": torch.zeros(1, 3, 128, 128)})
+
+
+def test_decode_part_equals_the_matching_output_of_decode_sdf(tiny):
+    model = tiny.eval()
+    batch = make_batch(get_config("tiny"))
+    with torch.no_grad():
+        state = model.encode(batch["image"], batch["K"], batch["wrist"])
+        hand, obj = model.decode_sdf(state, batch["points"])
+        torch.testing.assert_close(model.decode_part(state, batch["points"], "hand"), hand, rtol=0, atol=0)
+        torch.testing.assert_close(model.decode_part(state, batch["points"], "object"), obj, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="part must be"):
+        model.decode_part(state, batch["points"], "arm")
