@@ -14,7 +14,7 @@ timed tiny_pose gsdf-train --config configs/tiny_pose.yaml
 timed tiny_sdf gsdf-train --config configs/tiny_sdf.yaml
 # 4. Held-out metrics on the val split (never trained on), both protocols.
 timed eval gsdf-eval --checkpoint runs/tiny_sdf/last.pt --data data/synth --split val --protocol both \
-  --mesh c2f --resolution 64 --points 30000 --limit "${EVAL_LIMIT:-60}" --out runs/eval_val
+  --mesh c2f --resolution 64 --points 30000 --limit "${EVAL_LIMIT:-30}" --out runs/eval_val
 # 5. Ship it without optimiser state, with its record.
 gsdf-export runs/tiny_sdf/last.pt models/gsdf_tiny_synthho.pt
 python tools/write_model_record.py --checkpoint models/gsdf_tiny_synthho.pt --eval runs/eval_val \

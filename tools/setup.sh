@@ -148,13 +148,17 @@ if [ -d "$WS/src/tf2_msgs" ] || [ "$HAVE_TF2" = 0 ]; then
   rm -f "$WS/src/tf2_msgs/COLCON_IGNORE"
   BASE_PATHS+=("$WS/src/tf2_msgs")
 fi
+# --symlink-install: the installed gsdf_ros files link to this source tree, so edits take effect
+# without a rebuild (new files still need one: every ./run rebuilds). A workspace built by
+# copying is started over once.
+if [ -d "$WS/install" ] && [ ! -f "$WS/.symlink-install" ]; then rm -rf "$WS/build" "$WS/install"; fi
 say "colcon build (${#BASE_PATHS[@]} package(s))"
 (
   set +u
   source "$ENV_FILE"
   cd "$WS"
   colcon --log-base "$WS/log" build --base-paths "${BASE_PATHS[@]}" \
-    --build-base "$WS/build" --install-base "$WS/install" \
+    --build-base "$WS/build" --install-base "$WS/install" --symlink-install \
     --event-handlers console_cohesion- summary- status- console_start_end- \
     --cmake-args -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release -Wno-dev \
     > "$WS/build.log" 2>&1 \
@@ -173,4 +177,5 @@ import rclpy  # noqa: F401
 assert os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE"), "discovery range unset"
 EOF
 ) || die "the built environment does not import gsdf.msg / tf2_msgs.msg / rclpy"
+touch "$WS/.symlink-install"
 say "ready: source env.sh"

@@ -55,7 +55,7 @@ def main() -> int:
         "gsdf-synth --out data/synth --num 1300 --seed 1 --workers 2 --val-frac 0.09 --test-frac 0.0",
         "gsdf-train --config configs/tiny_pose.yaml",
         "gsdf-train --config configs/tiny_sdf.yaml",
-        "gsdf-eval --checkpoint runs/tiny_sdf/last.pt --data data/synth --split val --protocol both --mesh c2f --resolution 64 --points 30000 --limit 60 --out runs/eval_val",
+        "gsdf-eval --checkpoint runs/tiny_sdf/last.pt --data data/synth --split val --protocol both --mesh c2f --resolution 64 --points 30000 --limit 30 --out runs/eval_val",
         f"gsdf-export runs/tiny_sdf/last.pt {args.checkpoint}",
         "```",
         "",

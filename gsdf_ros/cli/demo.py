@@ -1,32 +1,89 @@
 """``gsdf-demo``: the package's main job on its embedded default.
 
-At this stage of the package it checks the installation end to end: versions and devices
-(``gsdf-info``), then a real two-process ROS 2 round trip of the reconstruction and TF messages
-on a ROS domain of its own, and ends with one summary line.
+It makes held-out SynthHO approach-and-grasp clips (a seed the default checkpoint never trained
+on), starts the whole ROS 2 graph with ``gsdf-bringup`` on a ROS domain of its own (demo camera →
+preprocessing → inference with the shipped checkpoint → outputs), plays a bounded number of
+frames, compares the live outputs with the ground truth and writes a report (metrics, latency,
+rate, pictures) — then ends with one summary line.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
+from pathlib import Path
 
-from gsdf_ros.cli import info
 from gsdf_ros.ros_domain import claim_domain_id, isolated_ros_environment
+
+HELD_OUT_SEED = 20261125
+"""Seed of the demo's clips; the default checkpoint's training data used another seed (see its record)."""
+
+
+def package_path(relative: str) -> Path:
+    """A file shipped with the package: installed share directory first, else this source tree."""
+    from gsdf_ros.nodes.graph import package_file
+
+    return package_file(relative)
+
+
+def make_clips(root: Path, clips: int, clip_len: int) -> None:
+    """Held-out SynthHO clips in ``root`` (test split), unless they are there already."""
+    from gsdf_ros.synth.generate import SynthConfig, write_dataset
+
+    if (root / "test.json").is_file():
+        return
+    config = SynthConfig(clip_len=clip_len, val_frac=0.0, test_frac=1.0)
+    write_dataset(root, clips, HELD_OUT_SEED, config, workers=min(2, os.cpu_count() or 1))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="gsdf-demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", default="", help="model checkpoint (default: the package's shipped tiny SynthHO model)")
+    parser.add_argument("--frames", type=int, default=24, help="frames to play")
+    parser.add_argument("--rate", type=float, default=2.0, help="camera rate, frames per second")
+    parser.add_argument("--clips", type=int, default=3, help="held-out clips to generate")
+    parser.add_argument("--clip-len", type=int, default=8, help="frames per clip")
+    parser.add_argument("--data", type=Path, default=None, help="gSDF-layout folder to play (default: generated held-out clips)")
+    parser.add_argument("--split", default="test", help="split of --data to play")
+    parser.add_argument("--out", type=Path, default=Path("out/demo"), help="report folder")
+    parser.add_argument("--device", default="cpu", help="torch device of the model")
+    args = parser.parse_args(argv)
+    if args.frames < 1 or args.rate <= 0:
+        parser.error("--frames must be >= 1 and --rate > 0")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="gsdf-demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the round trip")
-    args = parser.parse_args(argv)
-    info.main([])
+    args = parse_args(argv)
+    from gsdf_ros.nodes.graph import DEFAULT_CHECKPOINT
+
+    checkpoint = Path(args.checkpoint) if args.checkpoint else package_path(DEFAULT_CHECKPOINT)
+    if not checkpoint.is_file():
+        print(f"gsdf-demo: checkpoint {checkpoint} does not exist", file=sys.stderr)
+        return 2
+    data = args.data or args.out / "clips"
+    if args.data is None:
+        print(f"gsdf-demo: held-out SynthHO clips in {data} (seed {HELD_OUT_SEED})", flush=True)
+        make_clips(data, args.clips, args.clip_len)
     claim = claim_domain_id()
     os.environ.update(isolated_ros_environment(claim))
     try:
-        from gsdf_ros.nodes import selfcheck
+        from gsdf_ros.demo_report import summary_line, write_report
+        from gsdf_ros.nodes.demo_session import SessionConfig, run_session
 
-        return selfcheck.main(["run", str(args.timeout)])
+        print(f"gsdf-demo: starting the graph on ROS_DOMAIN_ID={claim.domain_id} with {checkpoint}", flush=True)
+        run = run_session(SessionConfig(f"synthho:{data}:{args.split}", str(checkpoint.resolve()), args.frames, args.rate,
+                                        args.out, args.device))
+        if not run.results:
+            print(f"gsdf-demo: no reconstruction arrived ({run.frames_sent} frames sent); see {args.out}/graph.log", file=sys.stderr)
+            return 1
+        report = write_report(run, data, args.split, args.out)
     finally:
         claim.release()
+    print(f"gsdf-demo: report {args.out / 'report.md'}")
+    print(summary_line(report))
+    return 0
 
 
 if __name__ == "__main__":

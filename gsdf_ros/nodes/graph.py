@@ -15,6 +15,8 @@ from typing import Any, Mapping
 PACKAGE = "gsdf"
 PARAMS_FILE = "config/gsdf.yaml"
 RVIZ_FILE = "rviz/gsdf.rviz"
+DEFAULT_CHECKPOINT = "models/gsdf_tiny_synthho.pt"
+"""The checkpoint shipped with the package (tiny config, trained on SynthHO); used when none is given."""
 RESPAWN_DELAY_S = 2.0
 
 
@@ -29,7 +31,7 @@ LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
     LaunchArgument("image", "/camera/color/image_raw", "camera image topic (sensor_msgs/Image); <image>/compressed is used when compressed is true"),
     LaunchArgument("camera_info", "/camera/color/camera_info", "camera info topic (sensor_msgs/CameraInfo) of that image"),
     LaunchArgument("compressed", "false", "subscribe to <image>/compressed (sensor_msgs/CompressedImage) instead of <image>"),
-    LaunchArgument("checkpoint", "", "model checkpoint file (or module:factory returning a Predictor)"),
+    LaunchArgument("checkpoint", "", "model checkpoint file (or module:factory returning a Predictor); empty: the shipped tiny SynthHO model"),
     LaunchArgument("device", "cpu", "torch device of the model, e.g. cpu or cuda:0"),
     LaunchArgument("window_length", "0", "frames per temporal window (0: the model's own)"),
     LaunchArgument("namespace", "", "namespace of all gsdf nodes and their topics"),

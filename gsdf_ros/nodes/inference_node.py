@@ -17,7 +17,7 @@ from typing import Any
 from gsdf.msg import CropFrame, HandObjectReconstruction
 from rclpy.node import Node
 
-from gsdf_ros.nodes import diagnostics, params, runtime
+from gsdf_ros.nodes import diagnostics, graph, params, runtime
 from gsdf_ros.nodes.conversions import crop_frame_to_sample, reconstruction_to_msg, stamp_to_ns
 from gsdf_ros.nodes.flow import LatestSlot, StampWindow
 from gsdf_ros.nodes.validation import CameraFacts, RejectCounter, RejectReason, check_crop
@@ -28,7 +28,7 @@ MODEL_LOAD_EXIT_CODE = 2
 """Exit code when the checkpoint is missing, unreadable or does not fit the model."""
 
 PARAMETERS = (
-    params.ParamSpec("checkpoint", "", "model checkpoint file, or module:factory returning a Predictor", read_only=True),
+    params.ParamSpec("checkpoint", "", "model checkpoint file, or module:factory returning a Predictor (empty: the shipped tiny SynthHO model)", read_only=True),
     params.ParamSpec("device", "cpu", "torch device of the model, e.g. cpu or cuda:0", read_only=True),
     params.ParamSpec("window_length", 0, "frames per temporal window (0: the model's own)", read_only=True, min_value=0, max_value=64),
     params.ParamSpec("mesh_mode", "c2f", "mesh extraction: c2f (coarse-to-fine narrow band), dense (the paper's grids) or none", read_only=True, choices=("c2f", "dense", "none")),
@@ -46,7 +46,9 @@ class InferenceNode(Node):
         super().__init__(NODE_NAME)
         p = params.declare(self, PARAMETERS)
         mesh_options = {"mesh": p["mesh_mode"], "mesh_resolution": int(p["mesh_resolution"]), "mesh_every": int(p["mesh_every"])}
-        self._predictor: Predictor = load_model(p["checkpoint"], p["device"], int(p["window_length"]), mesh_options)
+        spec = p["checkpoint"] or str(graph.package_file(graph.DEFAULT_CHECKPOINT))
+        self.get_logger().info(f"loading {spec}")
+        self._predictor: Predictor = load_model(spec, p["device"], int(p["window_length"]), mesh_options)
         length = int(p["window_length"]) or int(self._predictor.window_length)
         self._window: StampWindow[CropSample] = StampWindow(length, int(p["time_jump_back_s"] * 1e9))
         self.get_logger().info(f"warming up the predictor (window of {length} frames on {p['device']})")
