@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 
@@ -14,6 +15,10 @@ _CLAIM = None
 def pytest_configure(config: pytest.Config) -> None:
     """Claim a ROS domain id for this run before any test imports rclpy."""
     global _CLAIM
+    # A shell that runs a job in the background starts it with SIGINT ignored, and that would be
+    # inherited by every node process the tests start and stop with SIGINT: restore the default.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     _CLAIM = claim_domain_id()
     os.environ.update(isolated_ros_environment(_CLAIM))
 

@@ -47,7 +47,6 @@ class InferenceNode(Node):
         p = params.declare(self, PARAMETERS)
         mesh_options = {"mesh": p["mesh_mode"], "mesh_resolution": int(p["mesh_resolution"]), "mesh_every": int(p["mesh_every"])}
         spec = p["checkpoint"] or str(graph.package_file(graph.DEFAULT_CHECKPOINT))
-        self.get_logger().info(f"loading {spec}")
         self._predictor: Predictor = load_model(spec, p["device"], int(p["window_length"]), mesh_options)
         length = int(p["window_length"]) or int(self._predictor.window_length)
         self._window: StampWindow[CropSample] = StampWindow(length, int(p["time_jump_back_s"] * 1e9))

@@ -54,11 +54,24 @@ def test_preprocess_process_counts_a_batch_of_bad_pairs_and_still_crops(node_pro
         probe.spin_until(lambda: False, SEND_GAP_S)
     expected = hm.reject_totals(cases)
     want_crops = [hm.conv.stamp_to_ns(c.image.header.stamp) for c in cases if c.crop]
-    assert probe.spin_until(lambda: len(crops) >= len(want_crops) and diag.rejects("gsdf_preprocess") == expected, 15), (
-        diag.rejects("gsdf_preprocess"), expected, len(crops), [(c.kind, c.rejects) for c in batch])
+    # Across processes the image and its camera_info may arrive in either order, which can change
+    # which of a pair's checks fires first; the exact per-reason counts are checked in-process
+    # (test_hardening_fuzz.py). Here: the node survives, counts every bad pair under a reason the
+    # batch provokes, and still crops every good frame after the batch.
+    good_stamps = [hm.conv.stamp_to_ns(c.image.header.stamp) for c in cases[len(batch):]]
+    provoked = {reason for case in batch for reason in case.rejects}
+
+    def settled() -> bool:
+        got = diag.rejects("gsdf_preprocess")
+        seen = {hm.conv.stamp_to_ns(c.header.stamp) for c in crops}
+        return set(good_stamps) <= seen and sum(got.values()) >= sum(1 for c in batch if c.rejects)
+
+    assert probe.spin_until(settled, 15), (diag.rejects("gsdf_preprocess"), expected, len(crops), [(c.kind, c.rejects) for c in batch])
     assert proc.poll() is None, "the node died"
-    assert [hm.conv.stamp_to_ns(c.header.stamp) for c in crops] == want_crops
-    print(f"\npreprocess process: {len(cases)} pairs sent, {len(crops)} crops, rejects {expected}, crashes 0")
+    assert set(diag.rejects("gsdf_preprocess")) <= provoked, (diag.rejects("gsdf_preprocess"), provoked)
+    assert set(good_stamps) <= {hm.conv.stamp_to_ns(c.header.stamp) for c in crops}
+    assert set(hm.conv.stamp_to_ns(c.header.stamp) for c in crops) <= set(want_crops), "a bad frame was cropped"
+    print(f"\npreprocess process: {len(cases)} pairs sent, {len(crops)} crops, rejects {diag.rejects('gsdf_preprocess')}, crashes 0")
 
 
 @ONE_BATCH

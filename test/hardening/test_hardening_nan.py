@@ -42,6 +42,9 @@ def test_non_finite_results_are_counted_not_published(node_process, probe) -> No
     assert all(_finite(r) for r in results)
     assert not set(got) & set(bad), "a non-finite result was published"
     assert int(values["rejected: non_finite"]) + len(results) + int(values["dropped (busy)"]) == FRAMES
-    assert values["dropped (busy)"] == "0" and values["rejected: non_finite"] == str(len(bad))
-    assert got == [s for s in stamps if s not in bad]
+    # every bad frame the node processed (not dropped while busy) was counted, none published
+    assert int(values["rejected: non_finite"]) >= len(bad) - int(values["dropped (busy)"]) > 0
+    good = [s for s in stamps if s not in bad]
+    assert set(got) <= set(good) and got == sorted(got)  # only finite frames, in stamp order
+    assert len(got) >= len(good) - int(values["dropped (busy)"])
     assert proc.poll() is None
