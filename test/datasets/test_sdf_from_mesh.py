@@ -25,10 +25,20 @@ def hand_sphere(holes: bool = False) -> trimesh.Trimesh:
     return trimesh.Trimesh(sphere.vertices + CENTRE, faces, process=False)
 
 
+BOX_CENTRE = CENTRE + (0.06, 0.0, 0.02)
+BOX_EXTENTS = np.array([0.05, 0.06, 0.08])
+
+
 def object_box() -> trimesh.Trimesh:
-    box = trimesh.creation.box(extents=(0.05, 0.06, 0.08))
-    box.apply_translation(CENTRE + (0.06, 0.0, 0.02))
+    box = trimesh.creation.box(extents=BOX_EXTENTS)
+    box.apply_translation(BOX_CENTRE)
     return box
+
+
+def inside_box(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact containment in the axis-aligned box and each point's distance to its nearest face plane."""
+    offset = np.abs(points - BOX_CENTRE) - BOX_EXTENTS / 2
+    return np.all(offset < 0, axis=1), np.min(np.abs(offset), axis=1)
 
 
 def metres(samples, norm, side):
@@ -49,9 +59,13 @@ def test_signs_agree_with_containment_of_a_watertight_mesh(pair):
         clear = np.abs(radial) > 2e-4  # beyond the icosphere's faceting
         assert np.all(np.sign(sdf[clear]) == np.sign(radial[clear]))
         assert np.all((sdf > 0) == (side == "pos"))
-        assert np.all(hand.contains(points) == (side == "neg"))
+        # ray-cast containment is unreliable for points grazing the faceted surface
+        assert np.all(hand.contains(points[clear]) == (side == "neg"))
         other = getattr(pair.hand, f"{side}_other")[:, 0]
-        assert np.all((other < 0) == box.contains(points))
+        in_box, margin = inside_box(points)
+        far = margin > 2e-4
+        assert np.all((other[far] < 0) == in_box[far])
+        assert np.all(box.contains(points[far]) == in_box[far])
     kept = sum(len(getattr(pair.hand, s)) for s in ("pos", "neg"))
     assert kept >= 0.98 * CONFIG.candidates
 
