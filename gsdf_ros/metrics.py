@@ -65,8 +65,8 @@ def sample_surface(mesh: trimesh.Trimesh, n: int = 30000, seed: int = 0) -> np.n
 def nearest_distances(gt_pts: np.ndarray, pred_pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Nearest-neighbour distances (gt to pred, pred to gt), in the units given."""
     gt_pts, pred_pts = _points(gt_pts, "gt_pts"), _points(pred_pts, "pred_pts")
-    gt_to_pred = cKDTree(pred_pts).query(gt_pts)[0]
-    pred_to_gt = cKDTree(gt_pts).query(pred_pts)[0]
+    gt_to_pred = cKDTree(pred_pts).query(gt_pts, workers=-1)[0]
+    pred_to_gt = cKDTree(gt_pts).query(pred_pts, workers=-1)[0]
     return gt_to_pred, pred_to_gt
 
 
@@ -133,8 +133,8 @@ def icp_scale_translation(
     src_tree, dst_tree = cKDTree(src), cKDTree(dst)
     previous = math.inf
     for _ in range(max_iter):
-        forward = dst_tree.query(apply_scale_translation(src, scale, translation))[1]
-        backward = src_tree.query((dst - translation) / scale)[1]
+        forward = dst_tree.query(apply_scale_translation(src, scale, translation), workers=-1)[1]
+        backward = src_tree.query((dst - translation) / scale, workers=-1)[1]
         a = np.concatenate([src, src[backward]])
         b = np.concatenate([dst[forward], dst])
         error = float(np.mean(np.sum((apply_scale_translation(a, scale, translation) - b) ** 2, axis=1)))

@@ -9,22 +9,34 @@
 # Budgets are environment variables; the defaults are a smoke run of minutes on 2 CPU cores, not a
 # result. Example of a longer run:
 #   NUM_CLIPS=600 POSE_EPOCHS=30 SDF_EPOCHS=60 VIDEO_EPOCHS=30 tools/video_experiment.sh runs/video_exp
+#
+# With POSE_CKPT and SDF_CKPT (a pose net and a single-frame gSDF trained elsewhere, e.g. the default
+# model's runs/tiny_pose and runs/tiny_sdf) step 2 is skipped and all three models are fine-tuned from
+# SDF_CKPT on the clips with one budget (VIDEO_EPOCHS, VIDEO_LR, FT_POINTS): T = 1 on single frames,
+# T = 3 and 5 on clips, so each T sees the same data for as long as the others.
 set -euo pipefail
 
 OUT=${1:-runs/video_experiment}
-NUM_CLIPS=${NUM_CLIPS:-24}          # clips of CLIP_LEN frames (about 80% train, 10% val, 10% test)
+NUM_CLIPS=${NUM_CLIPS:-24}          # clips of CLIP_LEN frames (split by VAL_FRAC and TEST_FRAC)
 CLIP_LEN=${CLIP_LEN:-5}             # frames per generated clip: at least the longest window (5)
 SIZE=${SIZE:-128}                   # image size (px) of the generated frames
 SEED=${SEED:-0}
 POSE_EPOCHS=${POSE_EPOCHS:-2}
 SDF_EPOCHS=${SDF_EPOCHS:-2}
 VIDEO_EPOCHS=${VIDEO_EPOCHS:-2}
-BATCH=${BATCH:-4}                   # frames per batch (single frame) / clips per batch (video)
+BATCH=${BATCH:-4}                   # frames per batch (single frame)
+VIDEO_BATCH=${VIDEO_BATCH:-$BATCH}  # clips per batch (video)
 WORKERS=${WORKERS:-0}
+POSE_CKPT=${POSE_CKPT:-}
+SDF_CKPT=${SDF_CKPT:-}
+VIDEO_LR=${VIDEO_LR:-1.0e-4}        # fine-tuning mode only
+FT_POINTS=${FT_POINTS:-1000}        # SDF points per frame, fine-tuning mode only
 EVAL_RESOLUTION=${EVAL_RESOLUTION:-64}
 EVAL_POINTS=${EVAL_POINTS:-30000}
 DEVICE=${DEVICE:-auto}
-DATA="$OUT/data"
+DATA=${DATA:-$OUT/data}             # generated here unless it already holds clips/test.json
+VAL_FRAC=${VAL_FRAC:-0.1}
+TEST_FRAC=${TEST_FRAC:-0.1}
 COMMON=(workers="$WORKERS" device="$DEVICE" seed="$SEED" progress=false)
 
 run() { echo "+ $*" >&2; "$@"; }
@@ -32,21 +44,33 @@ run() { echo "+ $*" >&2; "$@"; }
 # 1. data: SynthHO clips; train/val/test are split by clip, so test clips are never seen in training
 if [ ! -f "$DATA/clips/test.json" ]; then
   run gsdf-synth --out "$DATA" --num "$NUM_CLIPS" --clip-len "$CLIP_LEN" --size "$SIZE" --seed "$SEED" \
-    --blur --occluders --quiet
+    --val-frac "$VAL_FRAC" --test-frac "$TEST_FRAC" --blur --occluders --quiet
 fi
 
-# 2. pose net, then the single-frame gSDF on every training frame
-run gsdf-train --config configs/tiny_pose.yaml --data "$DATA" --out "$OUT/pose" \
-  epochs="$POSE_EPOCHS" batch_size="$BATCH" milestones=[] "${COMMON[@]}"
-run gsdf-train --config configs/tiny_sdf.yaml --data "$DATA" --out "$OUT/sdf" \
-  pose_checkpoint="$OUT/pose/last.pt" epochs="$SDF_EPOCHS" batch_size="$BATCH" milestones=[] "${COMMON[@]}"
+if [ -n "$SDF_CKPT" ]; then
+  [ -n "$POSE_CKPT" ] || { echo "SDF_CKPT needs POSE_CKPT (the pose net it was trained with)" >&2; exit 2; }
+  POSE="$POSE_CKPT"
+  INIT="$SDF_CKPT"
+  FINETUNE=(lr="$VIDEO_LR" num_points="$FT_POINTS" sdf_add_epoch=0 milestones=[] epochs="$VIDEO_EPOCHS")
+  # 2'. T = 1: the single-frame gSDF fine-tuned on every training frame of the clips
+  run gsdf-train --config configs/tiny_sdf.yaml --data "$DATA" --out "$OUT/sdf" \
+    pose_checkpoint="$POSE" init_checkpoint="$INIT" batch_size="$BATCH" "${FINETUNE[@]}" "${COMMON[@]}"
+else
+  POSE="$OUT/pose/last.pt"
+  INIT="$OUT/sdf/last.pt"
+  FINETUNE=(epochs="$VIDEO_EPOCHS" milestones=[])
+  # 2. pose net, then the single-frame gSDF on every training frame
+  run gsdf-train --config configs/tiny_pose.yaml --data "$DATA" --out "$OUT/pose" \
+    epochs="$POSE_EPOCHS" batch_size="$BATCH" milestones=[] "${COMMON[@]}"
+  run gsdf-train --config configs/tiny_sdf.yaml --data "$DATA" --out "$OUT/sdf" \
+    pose_checkpoint="$POSE" epochs="$SDF_EPOCHS" batch_size="$BATCH" milestones=[] "${COMMON[@]}"
+fi
 
 # 3. video models: T frames drawn from one training clip, one augmentation per clip, losses averaged over T
 for T in 3 5; do
   run gsdf-train --config configs/tiny_video_sdf.yaml --data "$DATA" --out "$OUT/video_t$T" \
-    pose_checkpoint="$OUT/pose/last.pt" init_checkpoint="$OUT/sdf/last.pt" \
-    model_overrides.temporal.num_frames="$T" epochs="$VIDEO_EPOCHS" batch_size="$BATCH" milestones=[] \
-    "${COMMON[@]}"
+    pose_checkpoint="$POSE" init_checkpoint="$INIT" \
+    model_overrides.temporal.num_frames="$T" batch_size="$VIDEO_BATCH" "${FINETUNE[@]}" "${COMMON[@]}"
 done
 
 # 4. the comparison on the held-out clips (non-overlapping clips of T frames, every frame scored once)

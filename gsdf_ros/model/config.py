@@ -77,6 +77,10 @@ class TemporalConfig:
     dim_head: int = 256
     mlp_dim: int = 1024
     num_frames: int = 3
+    residual: bool = False
+    """Add the transformer's output to the maps through a zero-initialised projection, so a video model
+    initialised from a single-frame checkpoint starts out computing exactly what that model does (a
+    departure from the paper, for short fine-tuning budgets; ``paper_video`` keeps it off)."""
 
 
 @dataclass
@@ -242,7 +246,7 @@ def _tiny() -> GSDFConfig:
         # narrow shape net and decoders: the SDF stage must train on 2 CPU cores in well under an hour
         shape=ShapeNetConfig(backbone=_tiny_backbone(), neck_channels=32, neck_layers=3, sdf_channels=32),
         decoder=DecoderConfig(width=128),
-        temporal=TemporalConfig(enabled=False, depth=2, heads=2, dim_head=32, mlp_dim=128, num_frames=3),
+        temporal=TemporalConfig(enabled=False, depth=2, heads=2, dim_head=32, mlp_dim=128, num_frames=3, residual=True),
     )
 
 

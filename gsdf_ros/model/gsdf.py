@@ -139,7 +139,7 @@ class GSDFNet(nn.Module):
         if cfg.temporal.enabled:
             tc = cfg.temporal
             self.temporal = SpaceTimeTransformer(
-                sc.sdf_channels, cfg.sdf_map_size, tc.depth, tc.heads, tc.dim_head, tc.mlp_dim
+                sc.sdf_channels, cfg.sdf_map_size, tc.depth, tc.heads, tc.dim_head, tc.mlp_dim, tc.residual
             )
         decoder = lambda latent: SDFDecoder(  # noqa: E731
             sc.sdf_channels + latent, dc.width, dc.num_layers, dc.skip_layers, dc.dropout

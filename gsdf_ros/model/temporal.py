@@ -51,9 +51,14 @@ class Encoder(nn.Module):
 
 
 class SpaceTimeTransformer(nn.Module):
-    """(B,T,C,h,w) -> (B,T,C,h,w): patch size 1, shared learned spatial embedding, no temporal embedding."""
+    """(B,T,C,h,w) -> (B,T,C,h,w): patch size 1, shared learned spatial embedding, no temporal embedding.
 
-    def __init__(self, channels: int, map_size: int, depth: int, heads: int, dim_head: int, mlp_dim: int) -> None:
+    With ``residual`` the output is the input maps plus a zero-initialised projection of the refined
+    tokens, so a freshly built transformer is the identity (the paper's model has no such skip)."""
+
+    def __init__(
+        self, channels: int, map_size: int, depth: int, heads: int, dim_head: int, mlp_dim: int, residual: bool = False
+    ) -> None:
         super().__init__()
         self.channels = channels
         self.map_size = map_size
@@ -61,6 +66,11 @@ class SpaceTimeTransformer(nn.Module):
         self.pos_embed = nn.Parameter(torch.randn(1, 1, map_size * map_size, channels) * 0.02)
         self.spatial = Encoder(channels, depth, heads, dim_head, mlp_dim)
         self.temporal = Encoder(channels, depth, heads, dim_head, mlp_dim)
+        self.skip_proj: nn.Linear | None = None
+        if residual:
+            self.skip_proj = nn.Linear(channels, channels)
+            nn.init.zeros_(self.skip_proj.weight)
+            nn.init.zeros_(self.skip_proj.bias)
 
     def forward(self, maps: torch.Tensor) -> torch.Tensor:
         if maps.dim() != 5 or maps.shape[2:] != (self.channels, self.map_size, self.map_size):
@@ -72,4 +82,7 @@ class SpaceTimeTransformer(nn.Module):
         tokens = self.spatial(tokens.reshape(b * t, h * w, c)).view(b, t, h * w, c)
         tokens = tokens.transpose(1, 2).reshape(b * h * w, t, c)
         tokens = self.temporal(tokens).view(b, h * w, t, c)
-        return tokens.permute(0, 2, 3, 1).reshape(b, t, c, h, w)
+        if self.skip_proj is not None:
+            tokens = self.skip_proj(tokens)
+        refined = tokens.permute(0, 2, 3, 1).reshape(b, t, c, h, w)
+        return refined if self.skip_proj is None else maps + refined

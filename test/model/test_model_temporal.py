@@ -48,3 +48,17 @@ def test_spatial_tokens_mix_and_embedding_is_shared_across_frames(transformer):
 def test_rejects_wrong_map(transformer):
     with pytest.raises(ValueError, match="feature maps"):
         transformer(torch.randn(1, 2, 16, 5, 5))
+
+
+def test_a_fresh_residual_transformer_is_the_identity_and_learns():
+    torch.manual_seed(0)
+    net = SpaceTimeTransformer(channels=16, map_size=4, depth=2, heads=2, dim_head=8, mlp_dim=32, residual=True)
+    x = torch.randn(2, 3, 16, 4, 4)
+    torch.testing.assert_close(net(x), x, rtol=0, atol=0)
+    optimiser = torch.optim.SGD(net.parameters(), lr=0.1)
+    for _ in range(2):  # the first step opens the zero projection, the second reaches the blocks through it
+        optimiser.zero_grad()
+        (net(x) - x.roll(1, dims=1)).square().mean().backward()
+        optimiser.step()
+    assert net.spatial.blocks[0].attn.qkv.weight.grad.abs().max() > 0
+    assert (net(x) - x).abs().max() > 1e-4

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from .conftest import open_transformer_skip
 from gsdf_ros.checkpoint import Checkpoint, CheckpointError, load_checkpoint, load_model, save_checkpoint
 from gsdf_ros.cli.train import main as train_main
 from gsdf_ros.model import build_model
@@ -47,12 +48,30 @@ def test_the_video_model_matches_the_single_frame_one_up_to_the_transformer(sing
         for name in ("joints", "obj_center", "root_depth", "frames", "wrist"):  # no temporal fusion of poses
             torch.testing.assert_close(getattr(clip, name), getattr(alone, name), rtol=0, atol=1e-6)
         with_transformer = video.decode_sdf(clip, q)
+        open_transformer_skip(video)
+        trained_like = video.decode_sdf(video.encode(images, K), q)
         video.temporal = None  # the transformer refines the SDF feature maps; without it both models agree
         without = video.decode_sdf(video.encode(images, K), q)
         expected = single.decode_sdf(alone, q[0])
-    for got, want in zip(without, expected):
+    for got, fresh, want in zip(without, with_transformer, expected):
         torch.testing.assert_close(got[0], want, rtol=0, atol=1e-6)
-    assert not torch.allclose(with_transformer[0][0], expected[0]), "an untrained transformer changes the SDF"
+        torch.testing.assert_close(fresh[0], want, rtol=0, atol=1e-6)  # a fresh residual transformer is the identity
+    assert not torch.allclose(trained_like[0][0], expected[0]), "a transformer with weights changes the SDF"
+
+
+def test_without_the_residual_an_untrained_transformer_changes_the_sdf(single_checkpoint, small):
+    """The paper's transformer replaces the maps: initialised from a single-frame model it starts elsewhere."""
+    single, _ = load_model(single_checkpoint)
+    video = _video_model(single_checkpoint, dict(small, temporal={"residual": False}))
+    assert video.temporal.skip_proj is None
+    torch.manual_seed(0)
+    images = torch.randn(1, CLIP_LEN, 3, 64, 64)
+    K = torch.tensor([[80.0, 0, 32], [0, 80.0, 32], [0, 0, 1]]).expand(1, CLIP_LEN, 3, 3).contiguous()
+    q = torch.rand(1, CLIP_LEN, 50, 3) - 0.5
+    with torch.no_grad():
+        got = video.decode_sdf(video.encode(images, K), q)[0][0]
+        want = single.decode_sdf(single.encode(images[0], K[0]), q[0])[0]
+    assert not torch.allclose(got, want)
 
 
 def test_a_checkpoint_of_another_size_is_refused(small, tmp_path):
