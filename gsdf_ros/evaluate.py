@@ -9,10 +9,13 @@ rotate back to the source camera, and score against the ground-truth meshes with
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
+import multiprocessing
 import math
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -23,7 +26,7 @@ import trimesh
 
 from gsdf_ros.checkpoint import load_model
 from gsdf_ros.mesh import Extraction, extract_coarse_to_fine, extract_dense, to_metric
-from gsdf_ros.metrics import METRICS, evaluate_reconstruction, markdown_table, summarize
+from gsdf_ros.metrics import METRICS, evaluate_reconstruction, markdown_table, set_query_workers, summarize
 from gsdf_ros.model import GSDFNet, SDFState
 
 PROTOCOLS: tuple[str, ...] = ("paper", "live")
@@ -49,6 +52,9 @@ class EvalConfig:
     clip_len: int | None = None
     """Frames per test clip (consecutive, non-overlapping, §2); None takes the checkpoint's window.
     May only lower the checkpoint's window."""
+    workers: int = 1
+    """Processes scoring reconstructions (ICP, nearest neighbours) while the model reconstructs the
+    next samples; 1 scores in this process. The results do not depend on it."""
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS + ("both",):
@@ -61,6 +67,8 @@ class EvalConfig:
             raise ValueError(f"limit must be positive, got {self.limit}")
         if self.clip_len is not None and self.clip_len < 1:
             raise ValueError(f"clip_len must be positive, got {self.clip_len}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be at least 1, got {self.workers}")
 
     @property
     def protocols(self) -> tuple[str, ...]:
@@ -270,18 +278,77 @@ def frame_gt_meshes(dataset: Any, index: int, sample: dict, t: int) -> tuple[tri
     return dataset.gt_meshes(index)
 
 
-def score_item(model: GSDFNet, dataset: Any, index: int, cfg: EvalConfig, protocol: str) -> list[dict]:
-    """One row per scored frame of item ``index`` (every new frame of a clip, once)."""
+SCORED_KEYS: tuple[str, ...] = ("cam_rot", "joints", "obj_center", "wrist")
+"""The ground-truth fields of a frame that :func:`score_sample` reads."""
+
+ScoringJob = tuple[dict, SampleReconstruction, dict, tuple[trimesh.Trimesh, trimesh.Trimesh]]
+"""(row head, prediction, ground-truth fields, ground-truth meshes) of one scored frame."""
+
+
+def reconstruct_item(model: GSDFNet, dataset: Any, index: int, cfg: EvalConfig, protocol: str) -> list[ScoringJob]:
+    """Reconstruct item ``index`` under ``protocol``: one scoring job per scored frame."""
     sample = dataset[index]
     positions = scored_positions(sample)
     preds = reconstruct_frames(model, sample, protocol, cfg.mesh, cfg.resolution, cfg.coarse, positions)
-    rows = []
+    jobs = []
     for t, pred in zip(positions, preds):
         frame = clip_frame(sample, t)
-        row = {"index": index, "frame": t, "id": str(frame["id"]), "protocol": protocol}
-        row.update(score_sample(pred, frame, frame_gt_meshes(dataset, index, sample, t), cfg.n_points))
-        rows.append(row)
-    return rows
+        head = {"index": index, "frame": t, "id": str(frame["id"]), "protocol": protocol}
+        truth = {k: np.asarray(frame[k], dtype=np.float64) for k in SCORED_KEYS}
+        jobs.append((head, pred, truth, frame_gt_meshes(dataset, index, sample, t)))
+    return jobs
+
+
+def score_job(job: ScoringJob, n_points: int) -> dict:
+    """The row of one scoring job."""
+    head, pred, truth, gt = job
+    return {**head, **score_sample(pred, truth, gt, n_points)}
+
+
+def score_item(model: GSDFNet, dataset: Any, index: int, cfg: EvalConfig, protocol: str) -> list[dict]:
+    """One row per scored frame of item ``index`` (every new frame of a clip, once)."""
+    return [score_job(job, cfg.n_points) for job in reconstruct_item(model, dataset, index, cfg, protocol)]
+
+
+def _init_scoring_process() -> None:
+    set_query_workers(1)  # one core per scoring process
+    torch.set_num_threads(1)
+
+
+class ScoringPool:
+    """Scores jobs in ``workers`` processes (in this one when 1) and hands rows back in submission order."""
+
+    def __init__(self, workers: int, n_points: int) -> None:
+        self.n_points = n_points
+        self.pending: collections.deque = collections.deque()
+        self.limit = 2 * workers
+        self.executor = None
+        if workers > 1:
+            context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
+            self.executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_scoring_process)
+
+    def submit(self, job: ScoringJob) -> list[dict]:
+        """Queue ``job``; returns the rows finished meanwhile, oldest first."""
+        if self.executor is None:
+            return [score_job(job, self.n_points)]
+        self.pending.append(self.executor.submit(score_job, job, self.n_points))
+        done = []
+        while len(self.pending) > self.limit:
+            done.append(self.pending.popleft().result())
+        return done
+
+    def drain(self) -> list[dict]:
+        """Every row still queued, in submission order."""
+        rows = [future.result() for future in self.pending]
+        self.pending.clear()
+        return rows
+
+    def __enter__(self) -> ScoringPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(cancel_futures=True)
 
 
 def evaluate(cfg: EvalConfig, dataset: Any | None = None, progress: bool = True) -> dict:
@@ -299,12 +366,18 @@ def evaluate(cfg: EvalConfig, dataset: Any | None = None, progress: bool = True)
         from tqdm import tqdm
 
         indices = tqdm(indices, desc="gsdf-eval", dynamic_ncols=True)
-    with (out / "per_sample.jsonl").open("w") as lines:
+    with (out / "per_sample.jsonl").open("w") as lines, ScoringPool(cfg.workers, cfg.n_points) as pool:
+
+        def record(finished: list[dict]) -> None:
+            for row in finished:
+                rows[row["protocol"]].append(row)
+                lines.write(json.dumps(row, default=_json_default) + "\n")
+
         for index in indices:
             for protocol in cfg.protocols:
-                for row in score_item(model, dataset, index, cfg, protocol):
-                    rows[protocol].append(row)
-                    lines.write(json.dumps(row, default=_json_default) + "\n")
+                for job in reconstruct_item(model, dataset, index, cfg, protocol):
+                    record(pool.submit(job))
+        record(pool.drain())
     summary = {p: summarize(r) for p, r in rows.items()}
     frames = len(next(iter(rows.values())))
     meta = {"checkpoint": str(cfg.checkpoint), "split": cfg.split, "mesh": cfg.mesh, "resolution": cfg.resolution,

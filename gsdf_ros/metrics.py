@@ -62,11 +62,23 @@ def sample_surface(mesh: trimesh.Trimesh, n: int = 30000, seed: int = 0) -> np.n
     return a + u[:, None] * (b - a) + v[:, None] * (c - a)
 
 
+_query_workers = -1
+"""Threads per nearest-neighbour query (-1: every core); the results do not depend on it."""
+
+
+def set_query_workers(workers: int) -> None:
+    """Threads for the nearest-neighbour queries of CD, F-score and ICP (-1: every core)."""
+    global _query_workers
+    if workers == 0 or workers < -1:
+        raise ValueError(f"workers must be -1 or positive, got {workers}")
+    _query_workers = int(workers)
+
+
 def nearest_distances(gt_pts: np.ndarray, pred_pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Nearest-neighbour distances (gt to pred, pred to gt), in the units given."""
     gt_pts, pred_pts = _points(gt_pts, "gt_pts"), _points(pred_pts, "pred_pts")
-    gt_to_pred = cKDTree(pred_pts).query(gt_pts, workers=-1)[0]
-    pred_to_gt = cKDTree(gt_pts).query(pred_pts, workers=-1)[0]
+    gt_to_pred = cKDTree(pred_pts).query(gt_pts, workers=_query_workers)[0]
+    pred_to_gt = cKDTree(gt_pts).query(pred_pts, workers=_query_workers)[0]
     return gt_to_pred, pred_to_gt
 
 
@@ -133,8 +145,8 @@ def icp_scale_translation(
     src_tree, dst_tree = cKDTree(src), cKDTree(dst)
     previous = math.inf
     for _ in range(max_iter):
-        forward = dst_tree.query(apply_scale_translation(src, scale, translation), workers=-1)[1]
-        backward = src_tree.query((dst - translation) / scale, workers=-1)[1]
+        forward = dst_tree.query(apply_scale_translation(src, scale, translation), workers=_query_workers)[1]
+        backward = src_tree.query((dst - translation) / scale, workers=_query_workers)[1]
         a = np.concatenate([src, src[backward]])
         b = np.concatenate([dst[forward], dst])
         error = float(np.mean(np.sum((apply_scale_translation(a, scale, translation) - b) ** 2, axis=1)))

@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "with preceding frames, every frame scored once (default: the checkpoint's window; "
                         "may only be lowered)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes scoring meshes (ICP, nearest neighbours) while the model reconstructs the "
+                        "next samples; same results for any value")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--no-progress", action="store_true")
     return parser
@@ -42,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = ev.EvalConfig(
             checkpoint=args.checkpoint, data=args.data, out=args.out, split=args.split, protocol=args.protocol,
             mesh=args.mesh, resolution=args.resolution, limit=args.limit, device=args.device,
-            n_points=args.points, crop=args.crop, clip_len=args.clip_len,
+            n_points=args.points, crop=args.crop, clip_len=args.clip_len, workers=args.workers,
         )
         summary = ev.evaluate(cfg, progress=not args.no_progress)
     except (CheckpointError, OSError, ValueError) as error:

@@ -34,3 +34,20 @@ def test_paper_protocol_places_meshes_at_the_ground_truth_wrist(sdf_run, analyti
     pred = ev.reconstruct_sample(model, sample, "paper", "c2f", 20, 8)
     expected = sample["wrist"].double().numpy() @ sample["cam_rot"].double().numpy().T
     assert abs(pred.wrist - expected).max() < 1e-6
+
+
+def test_scoring_processes_give_the_rows_of_in_process_scoring(sdf_run, analytic_data, tmp_path, monkeypatch):
+    monkeypatch.setattr(ev, "open_eval_dataset", lambda cfg, model, train_config: analytic_data)
+    monkeypatch.setattr(ev, "plot_histograms", lambda *args, **kwargs: None)
+    monkeypatch.setattr(ev, "render_example", lambda *args, **kwargs: None)
+    rows = {}
+    for workers in (1, 2):
+        out = tmp_path / f"eval_{workers}"
+        code = main(["--checkpoint", str(sdf_run.last_checkpoint), "--data", "unused", "--limit", "2",
+                     "--resolution", "20", "--mesh", "dense", "--points", "2000", "--out", str(out), "--no-progress",
+                     "--workers", str(workers)])
+        assert code == 0
+        lines = (out / "per_sample.jsonl").read_text().splitlines()
+        rows[workers] = [{k: v for k, v in json.loads(line).items() if k != "seconds"} for line in lines]
+    assert len(rows[1]) == 4 and math.isfinite(rows[1][0]["CD_h"])
+    assert rows[2] == rows[1]
