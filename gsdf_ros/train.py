@@ -307,8 +307,10 @@ _POSE_FIELDS = ("image_size", "heatmap_size", "depth_bins", "depth_dim")
 
 
 def attach_pose_net(model: nn.Module, path: str, mcfg: GSDFConfig) -> None:
-    """Load a pose-stage checkpoint into ``model.pose_net``; its geometry must match ``mcfg``."""
-    pose, checkpoint = load_model(path, "cpu", stage="pose")
+    """Load a pose net into ``model.pose_net``: a pose-stage checkpoint, or the frozen pose net of an
+    sdf-stage one (e.g. a shipped gSDF model); its geometry must match ``mcfg``."""
+    loaded, checkpoint = load_model(path, "cpu")
+    pose = loaded if checkpoint.stage == "pose" else loaded.pose_net
     pcfg = checkpoint.config
     differ = [n for n in _POSE_FIELDS if getattr(pcfg, n) != getattr(mcfg, n)]
     if pcfg.pose != mcfg.pose:

@@ -81,3 +81,18 @@ def test_export_keeps_weights_and_record_but_drops_optimiser_state(tmp_path):
         a = load_model(src)[0](image, k).joints
         b = load_model(dst)[0](image, k).joints
     torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_pose_net_attaches_from_a_pose_or_an_sdf_checkpoint(pose_run, sdf_run):
+    from gsdf_ros.model import build_model
+    from gsdf_ros.train import attach_pose_net
+
+    _, checkpoint = load_model(sdf_run.last_checkpoint, stage="sdf")
+    expected = load_model(pose_run.last_checkpoint, stage="pose")[0].state_dict()
+    for source in (pose_run.last_checkpoint, sdf_run.last_checkpoint):
+        model = build_model(checkpoint.config, "gsdf")
+        before = {k: v.clone() for k, v in model.pose_net.state_dict().items()}
+        attach_pose_net(model, str(source), checkpoint.config)
+        got = model.pose_net.state_dict()
+        assert any(not torch.equal(before[k], got[k]) for k in got)
+        assert all(torch.equal(expected[k], got[k]) for k in expected)
