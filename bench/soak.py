@@ -8,9 +8,13 @@ the RSS of each node (from /proc) and the input, reconstruction and /tf rates, a
 JSON line: rates, counts, RSS growth per node and which nodes died (were restarted).
 
     python bench/soak.py --duration 1800 --predictor fake          # 30 minutes, test double
-    python bench/soak.py --duration 1800 --checkpoint model.pt     # 30 minutes, real model
+    python bench/soak.py --duration 1800 --predictor real --checkpoint model.pt   # 30 minutes, real model
+    python bench/soak.py --duration 60 --predictor real --checkpoint model.pt --kill-inference-at 20
 
-Exit code 0 when every node stayed up and every rate was above zero.
+``--kill-inference-at S`` SIGKILLs the inference node once, S seconds in, and reports the time from
+the kill to the first reconstruction of a frame taken after it (``restart.resumed_after_s``).
+Exit code 0 when every node stayed up (or, after the deliberate kill, came back) and every rate
+was above zero.
 """
 
 from __future__ import annotations
@@ -163,9 +167,11 @@ class Counts:
     reconstruction: int = 0
     tf: int = 0
     first_result_at: float | None = None
+    newest_stamp_ns: int = 0
 
-    def on_reconstruction(self, _msg: Any) -> None:
+    def on_reconstruction(self, msg: Any) -> None:
         self.reconstruction += 1
+        self.newest_stamp_ns = max(self.newest_stamp_ns, msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec)
         if self.first_result_at is None:
             self.first_result_at = time.monotonic()
 
@@ -219,6 +225,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--checkpoint", default="", help="checkpoint file for --predictor real")
     parser.add_argument("--start-timeout", type=float, default=60.0, help="seconds to wait for the graph to answer")
     parser.add_argument("--log", type=Path, default=None, help="file for the graph's output (default: a new file in /tmp)")
+    parser.add_argument("--kill-inference-at", type=float, default=None, metavar="S",
+                        help="SIGKILL the inference node S seconds into the run and report how long until results resume")
     return parser.parse_args(argv)
 
 
@@ -243,7 +251,9 @@ def main(argv: list[str] | None = None) -> int:
             claim.release()
     summary["bringup_exit_code"] = code
     summary["log"] = str(log_path)
-    summary["ok"] = bool(not summary["died"] and all(v > 0 for v in summary["rates_hz"].values()))
+    resumed = summary.get("restart", {}).get("resumed_after_s") is not None
+    summary["ok"] = bool(not summary["died"] and all(v > 0 for v in summary["rates_hz"].values())
+                         and (args.kill_inference_at is None or resumed))
     print(json.dumps(summary), flush=True)
     return 0 if summary["ok"] else 1
 
@@ -272,9 +282,11 @@ def _soak(args: argparse.Namespace, bringup: subprocess.Popen, domain_id: int, c
         _sample(memory, bringup.pid, baseline=True)
         t0 = last_report = time.monotonic()
         last = (0, 0, 0)
+        kill = KillOnce(args.kill_inference_at)
         while time.monotonic() - t0 < args.duration and bringup.poll() is None:
             rclpy.spin_once(node, timeout_sec=0.02)
             now = time.monotonic()
+            kill.step(now - t0, bringup.pid, counts)
             if now - last_report >= args.report_every:
                 _sample(memory, bringup.pid, baseline=False)
                 current = (camera.sent, counts.reconstruction, counts.tf)
@@ -285,7 +297,10 @@ def _soak(args: argparse.Namespace, bringup: subprocess.Popen, domain_id: int, c
         elapsed = time.monotonic() - t0
         _sample(memory, bringup.pid, baseline=False)
         nodes = {name: m.summary() for name, m in memory.items()}
+        if kill.pid is not None and nodes["gsdf_inference"]["restarts"] == 1 and nodes["gsdf_inference"]["alive"]:
+            nodes["gsdf_inference"]["restarts"] = 0  # the deliberate kill, reported under "restart"
         return {
+            **({"restart": kill.summary()} if args.kill_inference_at is not None else {}),
             "duration_s": round(elapsed, 1), "domain_id": domain_id, "predictor": checkpoint, "startup_s": round(startup_s, 1),
             "rates_hz": {k: round(v / elapsed, 2) for k, v in (("input", camera.sent), ("reconstruction", counts.reconstruction), ("tf", counts.tf))},
             "counts": {"input": camera.sent, "reconstruction": counts.reconstruction, "tf": counts.tf},
@@ -295,6 +310,34 @@ def _soak(args: argparse.Namespace, bringup: subprocess.Popen, domain_id: int, c
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
+
+
+class KillOnce:
+    """SIGKILLs the inference node once, `at_s` into the run; measures until the next reconstruction."""
+
+    def __init__(self, at_s: float | None) -> None:
+        self.at_s = at_s
+        self.pid: int | None = None
+        self.killed_at: float | None = None
+        self.killed_at_ns = 0
+        self.resumed_after_s: float | None = None
+
+    def step(self, elapsed_s: float, bringup_pid: int, counts: Counts) -> None:
+        if self.at_s is None or elapsed_s < self.at_s:
+            return
+        if self.killed_at is None:
+            self.pid = node_pids(bringup_pid).get("gsdf_inference")
+            if self.pid is None:
+                return
+            os.kill(self.pid, signal.SIGKILL)
+            self.killed_at, self.killed_at_ns = time.monotonic(), time.time_ns()  # camera stamps are system time
+            print(f"[soak] killed gsdf_inference (pid {self.pid}) at t={elapsed_s:.1f}s", flush=True)
+        elif self.resumed_after_s is None and counts.newest_stamp_ns > self.killed_at_ns:
+            self.resumed_after_s = time.monotonic() - self.killed_at
+            print(f"[soak] reconstructions resumed {self.resumed_after_s:.2f} s after the kill", flush=True)
+
+    def summary(self) -> dict[str, Any]:
+        return {"killed_pid": self.pid, "resumed_after_s": None if self.resumed_after_s is None else round(self.resumed_after_s, 2)}
 
 
 def _sample(memory: dict[str, NodeMemory], bringup_pid: int, baseline: bool) -> None:

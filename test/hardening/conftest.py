@@ -29,3 +29,11 @@ probe = _shared.probe
 @pytest.fixture(autouse=True)
 def doubles_on_pythonpath(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line per node the in-process fuzz tests drove: messages fed, published, rejects by reason."""
+    from hardening_messages import FUZZ_TALLY
+
+    for node_name, figures in sorted(FUZZ_TALLY.items()):
+        terminalreporter.write_line(f"fuzz {node_name}: " + ", ".join(f"{k} {v}" for k, v in sorted(figures.items())))

@@ -30,6 +30,19 @@ JUMP_BACK_NS = 5 * SEC
 SMALL_STEP_BACK_NS = 10_000_000
 NON_FINITE = (math.nan, math.inf, -math.inf)
 
+FUZZ_TALLY: dict[str, dict[str, int]] = {}
+"""Per node run in process by the fuzz tests: messages fed, outputs published, rejects by reason."""
+
+
+def tally(node_name: str, fed: int, published: int | None, rejects: dict[str, int]) -> None:
+    """Add one node's fuzz figures to :data:`FUZZ_TALLY` (printed at the end of the test run)."""
+    entry = FUZZ_TALLY.setdefault(node_name, {"fed": 0})
+    entry["fed"] += fed
+    if published is not None:
+        entry["published"] = entry.get("published", 0) + published
+    for reason, count in rejects.items():
+        entry[f"reject:{reason}"] = entry.get(f"reject:{reason}", 0) + count
+
 
 # --- builders ------------------------------------------------------------------------------
 

@@ -122,7 +122,9 @@ def preprocess(ros_context: None) -> Iterator[Any]:
 
     node = PreprocessNode()
     node._crop_pub = _Recorder()
+    node.fuzz_fed = node.fuzz_published = 0
     yield node
+    hm.tally("gsdf_preprocess", node.fuzz_fed, node.fuzz_published, node._rejects.as_dict())
     _stop(node)
 
 
@@ -134,6 +136,8 @@ def _feed(node: Any, batch: list[hm.FrameCase]) -> tuple[dict[str, int], list[An
     for case in batch:
         node._on_image(case.image)
         node._on_info(case.info)
+    node.fuzz_fed += 2 * len(batch)
+    node.fuzz_published += len(node._crop_pub.messages)
     after = node._rejects.as_dict()
     added = {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
     return added, list(node._crop_pub.messages)
@@ -174,7 +178,9 @@ def inference(ros_context: None) -> Iterator[Any]:
     from gsdf_ros.nodes.inference_node import InferenceNode
 
     node = InferenceNode()
+    node.fuzz_fed = 0
     yield node
+    hm.tally("gsdf_inference", node.fuzz_fed, None, node._rejects.as_dict())
     _stop(node)
 
 
@@ -219,6 +225,7 @@ def test_inference_counts_every_bad_crop_by_reason_and_keeps_its_window(inferenc
         inference._on_crop(hm.crop_frame(stamp))
         msg, reason = data.draw(bad_crops(stamp + 1))
         inference._on_crop(msg)
+        inference.fuzz_fed += 2
         expected[reason] = expected.get(reason, 0) + 1
     after = inference._rejects.as_dict()
     assert {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)} == expected

@@ -32,3 +32,18 @@ def test_short_soak_reports_rates_and_memory(tmp_path: Path) -> None:
     for name, node in summary["nodes"].items():
         assert node["alive"] and node["restarts"] == 0 and node["rss_final_mb"] > 10, (name, node)
         assert isinstance(node["rss_growth_mb"], float)
+
+
+def test_soak_kill_option_measures_the_inference_restart(tmp_path: Path) -> None:
+    pytest.importorskip("rclpy", reason="rclpy is not installed: source env.sh (tools/setup.sh builds it)")
+    run = subprocess.run(
+        [sys.executable, str(SOAK), "--duration", "10", "--report-every", "5", "--predictor", "fake",
+         "--kill-inference-at", "3", "--log", str(tmp_path / "graph.log")],
+        capture_output=True, text=True, timeout=90,
+    )
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    print("\n" + run.stdout)
+    assert run.returncode == 0 and summary["ok"], run.stdout + run.stderr
+    assert summary["restart"]["killed_pid"] > 0
+    assert 0 < summary["restart"]["resumed_after_s"] < 5.0
+    assert summary["died"] == [] and summary["nodes"]["gsdf_inference"]["alive"]
