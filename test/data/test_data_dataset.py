@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -17,7 +18,7 @@ from gsdf_ros.data.dataset import (
     clip_windows,
     full_image_crop,
 )
-from gsdf_ros.data.layout import read_sdf
+from gsdf_ros.data.layout import Annotation, LayoutError, SampleRecord, read_sdf, write_split
 from gsdf_ros.geometry.camera import Intrinsics
 from gsdf_ros.geometry.transforms import rotation_angle
 
@@ -223,3 +224,23 @@ def test_full_crop_of_a_wide_image_scales_each_axis() -> None:
     np.testing.assert_allclose(crop.rotation, np.eye(3))
     corners = crop.source_to_crop_pixels(np.array([[-0.5, -0.5], [199.5, 99.5]]))
     np.testing.assert_allclose(corners, [[-0.5, -0.5], [63.5, 63.5]], atol=1e-9)
+
+
+def test_image_size_must_match_the_annotation(tmp_path: Path) -> None:
+    """A 96x64 (width x height) annotation: the transposed image is refused, the right one is read."""
+    k = Intrinsics(100.0, 100.0, 47.5, 31.5, 96, 64)
+    centre = np.array([0.0, 0.0, 0.5])
+    ann = Annotation(id=4, intrinsics=k, hand_joints_3d=centre + np.linspace(-0.03, 0.03, 63).reshape(21, 3),
+                     obj_center_3d=centre, obj_corners_3d=centre + np.full((8, 3), 0.01))
+    v, u = np.mgrid[0:64, 0:96]
+    image = np.stack([u, v, np.full_like(u, 7)], axis=-1).astype(np.uint8)
+    write_split(tmp_path, "train", [SampleRecord(ann, image)])
+    ds = FrameDataset(tmp_path, "train", S, 32, num_points=0)
+    assert tuple(ds[0]["image"].shape) == (3, 32, 32)
+    path = tmp_path / "rgb" / "00000004.png"
+    assert cv2.imwrite(str(path), np.ascontiguousarray(image.transpose(1, 0, 2)))
+    with pytest.raises(LayoutError, match=r"00000004\.png: image is 64x96, the annotation says 96x64"):
+        ds[0]
+    assert cv2.imwrite(str(path), np.zeros((64, 95, 3), np.uint8))
+    with pytest.raises(LayoutError, match=r"image is 95x64, the annotation says 96x64"):
+        ds[0]

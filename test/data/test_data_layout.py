@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -16,8 +17,10 @@ from gsdf_ros.data.layout import (
     SdfSamples,
     annotation_path,
     format_id,
+    image_path,
     read_annotations,
     read_clips,
+    read_image,
     read_norm,
     read_record,
     read_sdf,
@@ -144,3 +147,35 @@ def test_writer_validates_records() -> None:
     samples = SdfSamples(pos=rows, neg=rows, pos_other=np.zeros((3, 1)), neg_other=np.zeros((3, 1)))
     with pytest.raises(ValueError, match="sdf_scale"):
         SampleRecord(annotation=ann, image=np.zeros((64, 64, 3), np.uint8), sdf_hand=samples)
+
+
+def _flat_blocks(height: int, width: int) -> np.ndarray:
+    """Two flat colour halves whose channels all differ (a BGR/RGB swap moves every value far)."""
+    image = np.empty((height, width, 3), np.uint8)
+    image[:, : width // 2] = (200, 40, 10)
+    image[:, width // 2:] = (10, 90, 230)
+    return image
+
+
+def test_jpg_images_decode_as_rgb_and_png_comes_first(tmp_path: Path, write_fixture) -> None:
+    records = write_fixture(tmp_path, count=1)
+    png = records[0].image
+    jpg = _flat_blocks(*png.shape[:2])
+    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(jpg, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert ok
+    (tmp_path / "rgb" / "00000001.jpg").write_bytes(encoded.tobytes())
+    assert image_path(tmp_path, "00000001") == tmp_path / "rgb" / "00000001.png"
+    np.testing.assert_array_equal(read_image(tmp_path, "00000001"), png)  # both exist: the png is read
+    (tmp_path / "rgb" / "00000001.png").unlink()
+    assert image_path(tmp_path, "00000001") == tmp_path / "rgb" / "00000001.jpg"
+    image = read_image(tmp_path, "00000001")
+    assert image.shape == jpg.shape and image.dtype == np.uint8
+    interior = (slice(8, -8), np.r_[8 : png.shape[1] // 2 - 8, png.shape[1] // 2 + 8 : png.shape[1] - 8])
+    assert np.abs(image[interior].astype(int) - jpg[interior].astype(int)).max() <= 3
+    np.testing.assert_array_equal(read_record(tmp_path, read_annotations(tmp_path, "train")[1]).image, image)
+    (tmp_path / "rgb" / "00000001.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(LayoutError, match=r"00000001\.jpg: not a readable image"):
+        read_image(tmp_path, "00000001")
+    (tmp_path / "rgb" / "00000001.jpg").unlink()
+    with pytest.raises(FileNotFoundError, match="no image for sample '00000001'"):
+        read_image(tmp_path, "00000001")

@@ -8,8 +8,20 @@ import trimesh
 
 from gsdf_ros.cli.prepare import main
 from gsdf_ros.data.dataset import FrameDataset
-from gsdf_ros.data.layout import Annotation, SampleRecord, read_annotations, read_norm, read_sdf, write_split
-from gsdf_ros.data.sdf_from_mesh import MeshRejected, SamplerConfig, sample_sdf_pair
+from gsdf_ros.data.layout import (
+    Annotation,
+    SampleRecord,
+    SdfSamples,
+    norm_path,
+    read_annotations,
+    read_norm,
+    read_sdf,
+    read_split_ids,
+    save_npz,
+    sdf_path,
+    write_split,
+)
+from gsdf_ros.data.sdf_from_mesh import MeshRejected, SamplerConfig, prepare_split_sdf, sample_sdf_pair
 from gsdf_ros.geometry.camera import Intrinsics
 
 CENTRE = np.array([0.0, 0.0, 0.5])
@@ -135,3 +147,30 @@ def test_layout_step_writes_files_and_normalisations(tmp_path):
     assert len(hand.pos) + len(hand.neg) > 480
     data = FrameDataset(tmp_path, "train", recon_scale=7.0, input_size=64, num_points=100, subset="train_sdf")
     assert len(data) == 1 and data[0]["points"].shape == (100, 3)
+
+
+def test_existing_files_are_kept_and_the_norm_file_recorded(tmp_path):
+    """Without --overwrite a sample whose sdf_hand, sdf_obj and norm files exist is skipped, and the
+    annotation json takes sdf_offset / sdf_scale from its norm file (no meshes needed)."""
+    k = Intrinsics(100.0, 100.0, 31.5, 31.5, 64, 64)
+    rows = np.column_stack([np.random.default_rng(2).uniform(-0.5, 0.5, (10, 3)), np.full(10, 0.05)])
+    samples = SdfSamples(pos=rows, neg=rows * (1, 1, 1, -1), pos_other=np.full((10, 1), 0.2),
+                         neg_other=np.full((10, 1), -0.2))
+    ann = Annotation(id=3, intrinsics=k, hand_joints_3d=CENTRE + np.zeros((21, 3)), obj_center_3d=CENTRE,
+                     obj_corners_3d=object_box().bounding_box.vertices, sdf_offset=-CENTRE, sdf_scale=5.0)
+    write_split(tmp_path, "train", [SampleRecord(ann, np.zeros((64, 64, 3), np.uint8), sdf_hand=samples,
+                                                 sdf_obj=samples)])
+    offset, scale = np.float32([0.011, -0.022, -0.487]), np.float32([6.25])
+    save_npz(norm_path(tmp_path, "00000003"), {"offset": offset, "scale": scale})
+    before = {kind: sdf_path(tmp_path, kind, "00000003").read_bytes() for kind in ("hand", "obj")}
+    outcomes = prepare_split_sdf(tmp_path, "train", CONFIG)
+    assert [(o.id, o.skipped, o.error) for o in outcomes] == [(3, True, "")]
+    np.testing.assert_array_equal(outcomes[0].norm.offset, offset.astype(np.float64))
+    assert outcomes[0].norm.scale == float(scale[0])
+    stored = read_annotations(tmp_path, "train")[3]
+    np.testing.assert_array_equal(stored.sdf_offset, offset.astype(np.float64))
+    assert stored.sdf_scale == float(scale[0])
+    assert read_split_ids(tmp_path, "train_sdf") == [3]
+    assert {kind: sdf_path(tmp_path, kind, "00000003").read_bytes() for kind in ("hand", "obj")} == before
+    redone = prepare_split_sdf(tmp_path, "train", CONFIG, overwrite=True)  # recompute: the meshes are missing
+    assert redone[0].norm is None and "mesh" in redone[0].error
