@@ -57,7 +57,10 @@ def run_obman_gsdf(args: argparse.Namespace) -> int:
 def run_dexycb(args: argparse.Namespace) -> int:
     if args.split != "s0":
         raise ValueError(f"only the s0 split is implemented, got {args.split!r}")
-    converter = DexYcbConverter(args.root, args.frame_step, tuple(args.sides), _mano(args.mano_pkl), args.meshes)
+    if "left" in args.sides and args.mano_pkl is not None and args.mano_pkl_left is None:
+        raise ValueError("hand_poses of left hands need --mano-pkl-left MANO_LEFT.pkl (the right hand's PCA basis does not apply)")
+    models = {side: _mano(path) for side, path in (("right", args.mano_pkl), ("left", args.mano_pkl_left)) if path is not None}
+    converter = DexYcbConverter(args.root, args.frame_step, tuple(args.sides), models, args.meshes)
     for part in SPLITS:
         bar, update = _bar(f"dexycb {part}_s0 sequences")
         with bar:
@@ -114,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--frame-step", type=int, default=5, help="keep every N-th frame (default 5)")
     p.add_argument("--sides", nargs="+", default=["right"], choices=("right", "left"))
-    p.add_argument("--mano-pkl", type=Path, help="MANO_RIGHT.pkl: hand_poses from the PCA pose")
+    p.add_argument("--mano-pkl", type=Path, help="MANO_RIGHT.pkl: hand_poses of right hands from the PCA pose")
+    p.add_argument("--mano-pkl-left", type=Path, help="MANO_LEFT.pkl: hand_poses of left hands (with --sides left)")
     p.add_argument("--meshes", action="store_true", help="write posed YCB object meshes")
     p.set_defaults(run=run_dexycb)
 

@@ -302,7 +302,8 @@ class DexYcbConverter:
     root: Path
     frame_step: int = 5
     sides: tuple[str, ...] = ("right",)
-    mano_model: Optional[Mapping[str, Any]] = None
+    mano_models: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """MANO model per hand side ("right", "left"): hand_poses of that side's frames (none without)."""
     write_meshes: bool = False
     _models: dict[int, trimesh.Trimesh] = field(default_factory=dict)
     _intrinsics: dict[str, Intrinsics] = field(default_factory=dict)
@@ -332,7 +333,7 @@ class DexYcbConverter:
                     continue
                 name = file_name_of(seq.subject, seq.name, serial, frame)
                 yield FrameSource(name, self.intrinsics(serial), labels, meta, rest, betas,
-                                  self.mano_model), folder / f"color_{frame:06d}.jpg"
+                                  self.mano_models.get(meta.side)), folder / f"color_{frame:06d}.jpg"
 
     def record(self, sample_id: int, src: FrameSource, image_file: Path) -> SampleRecord:
         """One frame's layout record (object mesh posed by pose_y when meshes are written)."""

@@ -216,13 +216,15 @@ def test_ycb_model_folders_follow_the_toolkit_names(tmp_path):
 def test_pca_pose_and_hand_poses_from_a_mano_pickle(tmp_path, two_sides):
     """extra mano_pose_pca = pose_m[:48]; hand_poses = [pose_m[:3], hands_mean + pose_m[3:48]·hands_components]."""
     right, left = two_sides
-    mano = fake_mano_pca()
-    mano_file = tmp_path / "MANO_RIGHT.pkl"
-    mano_file.write_bytes(pickle.dumps(mano, protocol=2))
-    _, annotations = _convert(tmp_path, "--sides", "right", "left", "--mano-pkl", str(mano_file))
+    manos = {"right": fake_mano_pca(), "left": fake_mano_pca(seed=10)}
+    for side, mano in manos.items():
+        (tmp_path / f"MANO_{side.upper()}.pkl").write_bytes(pickle.dumps(mano, protocol=2))
+    _, annotations = _convert(tmp_path, "--sides", "right", "left", "--mano-pkl", str(tmp_path / "MANO_RIGHT.pkl"),
+                              "--mano-pkl-left", str(tmp_path / "MANO_LEFT.pkl"))
     by_name = {a.file_name: a for a in annotations.values()}
-    for name, lab in ((NAME0, right[0]), (f"{LEFT}_0", left[0]), (f"{LEFT}_5", left[5])):
+    for name, lab, side in ((NAME0, right[0], "right"), (f"{LEFT}_0", left[0], "left"), (f"{LEFT}_5", left[5], "left")):
         pose_m = lab["pose_m"][0].astype(np.float64)
+        mano = manos[side]
         ann = by_name[name]
         np.testing.assert_array_equal(ann.extra["mano_pose_pca"], pose_m[:48])
         fingers = [mano["hands_mean"][j] + sum(pose_m[3 + c] * mano["hands_components"][c, j] for c in range(45))
@@ -231,6 +233,15 @@ def test_pca_pose_and_hand_poses_from_a_mano_pickle(tmp_path, two_sides):
         np.testing.assert_allclose(ann.hand_trans, pose_m[48:51], atol=0)
     _, annotations = _convert(tmp_path)
     assert annotations[0].hand_poses is None  # no --mano-pkl: no hand poses
+
+
+def test_left_hands_need_their_own_mano_model(tmp_path, two_sides, capsys):
+    (tmp_path / "MANO_RIGHT.pkl").write_bytes(pickle.dumps(fake_mano_pca(), protocol=2))
+    out = tmp_path / "layout"
+    code = main(["dexycb", "--root", str(tmp_path / "dex"), "--split", "s0", "--out", str(out), "--sides", "right", "left",
+                 "--mano-pkl", str(tmp_path / "MANO_RIGHT.pkl")])
+    assert code != 0 and "--mano-pkl-left" in capsys.readouterr().err
+    assert not (out / "train_s0.json").exists()
 
 
 def test_images_are_copied_and_object_meshes_posed(tmp_path, two_sides):
