@@ -21,7 +21,7 @@ from pathlib import Path
 
 from gsdf_ros.nodes import graph
 
-FIRST_BACKOFF_S = 1.0
+FIRST_BACKOFF_S = 0.25  # a first crash restarts at once; a crash loop backs off (doubling)
 MAX_BACKOFF_S = 30.0
 HEALTHY_AFTER_S = 30.0  # a node that ran this long restarts with the first back-off again
 STOP_GRACE_S = 5.0
