@@ -311,13 +311,15 @@ def measure(probe: Probe, executor: Any, rounds: int, warmup: int, gap_s: float,
     return paths
 
 
-def ratios(summary: dict[str, dict[str, Any]]) -> dict[str, float]:
-    """Median latency of each graph path (all outputs received) over its bare relay and in-process pair."""
-    out = {}
+def ratios(summary: dict[str, dict[str, Any]]) -> dict[str, float | None]:
+    """Median latency of each graph path (all outputs received) over its bare relay and in-process pair;
+    None where either path had no message arrive."""
+    out: dict[str, float | None] = {}
     for kind in ("image", "result"):
-        graph = next(v for k, v in summary.items() if k.startswith(f"{kind}: graph"))["median"]
+        graph = next(v for k, v in summary.items() if k.startswith(f"{kind}: graph")).get("median")
         for base in ("bare relay", "in-process pair"):
-            out[f"{kind}: graph / {base}"] = graph / summary[f"{kind}: {base}"]["median"]
+            baseline = summary[f"{kind}: {base}"].get("median")
+            out[f"{kind}: graph / {base}"] = None if graph is None or baseline is None else graph / baseline
     return out
 
 
