@@ -26,6 +26,8 @@ EVAL_RESOLUTION=${EVAL_RESOLUTION:-64}
 EVAL_POINTS=${EVAL_POINTS:-30000}
 DEVICE=${DEVICE:-auto}
 DATA=${DATA:-$OUT/data}             # generated here unless it already holds train.json
+POSE_CKPT=${POSE_CKPT:-}            # a trained pose net (pose- or sdf-stage checkpoint): skips step 2's pose training
+SDF_EXTRA=${SDF_EXTRA:-}            # extra key=value overrides of both shape nets, e.g. "milestones=[4,5] sdf_add_epoch=4"
 COMMON=(batch_size="$BATCH" device="$DEVICE" seed=0 progress=false)
 
 run() { echo "+ $*" >&2; "$@"; }
@@ -35,10 +37,16 @@ if [ ! -f "$DATA/train.json" ]; then
     --val-frac "$VAL_FRAC" --test-frac 0 --quiet
 fi
 
-run gsdf-train --config configs/tiny_pose.yaml --data "$DATA" --out "$OUT/pose" epochs="$POSE_EPOCHS" "${COMMON[@]}"
+if [ -n "$POSE_CKPT" ]; then
+  POSE="$POSE_CKPT"
+else
+  POSE="$OUT/pose/last.pt"
+  run gsdf-train --config configs/tiny_pose.yaml --data "$DATA" --out "$OUT/pose" epochs="$POSE_EPOCHS" "${COMMON[@]}"
+fi
+read -r -a EXTRA <<< "$SDF_EXTRA"
 for variant in sdf sdf_nokin; do
   run gsdf-train --config "configs/tiny_$variant.yaml" --data "$DATA" --out "$OUT/$variant" \
-    pose_checkpoint="$OUT/pose/last.pt" epochs="$SDF_EPOCHS" "${COMMON[@]}"
+    pose_checkpoint="$POSE" epochs="$SDF_EPOCHS" "${COMMON[@]}" "${EXTRA[@]}"
 done
 
 LIMIT=()
