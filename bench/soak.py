@@ -170,8 +170,10 @@ class Counts:
     newest_stamp_ns: int = 0
 
     def on_reconstruction(self, msg: Any) -> None:
+        from gsdf_ros.nodes.conversions import stamp_to_ns
+
         self.reconstruction += 1
-        self.newest_stamp_ns = max(self.newest_stamp_ns, msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec)
+        self.newest_stamp_ns = max(self.newest_stamp_ns, stamp_to_ns(msg.header.stamp))
         if self.first_result_at is None:
             self.first_result_at = time.monotonic()
 
@@ -318,22 +320,21 @@ class KillOnce:
     def __init__(self, at_s: float | None) -> None:
         self.at_s = at_s
         self.pid: int | None = None
-        self.killed_at: float | None = None
-        self.killed_at_ns = 0
+        self.killed_at_ns: int | None = None  # system time, as the camera's stamps
         self.resumed_after_s: float | None = None
 
     def step(self, elapsed_s: float, bringup_pid: int, counts: Counts) -> None:
         if self.at_s is None or elapsed_s < self.at_s:
             return
-        if self.killed_at is None:
+        if self.killed_at_ns is None:
             self.pid = node_pids(bringup_pid).get("gsdf_inference")
             if self.pid is None:
                 return
             os.kill(self.pid, signal.SIGKILL)
-            self.killed_at, self.killed_at_ns = time.monotonic(), time.time_ns()  # camera stamps are system time
+            self.killed_at_ns = time.time_ns()
             print(f"[soak] killed gsdf_inference (pid {self.pid}) at t={elapsed_s:.1f}s", flush=True)
         elif self.resumed_after_s is None and counts.newest_stamp_ns > self.killed_at_ns:
-            self.resumed_after_s = time.monotonic() - self.killed_at
+            self.resumed_after_s = (time.time_ns() - self.killed_at_ns) / 1e9
             print(f"[soak] reconstructions resumed {self.resumed_after_s:.2f} s after the kill", flush=True)
 
     def summary(self) -> dict[str, Any]:
