@@ -25,12 +25,17 @@ import torch
 import trimesh
 
 from gsdf_ros.checkpoint import load_model
-from gsdf_ros.mesh import Extraction, extract_coarse_to_fine, extract_dense, to_metric
 from gsdf_ros.metrics import METRICS, evaluate_reconstruction, markdown_table, set_query_workers, summarize
 from gsdf_ros.model import GSDFNet, SDFState
+from gsdf_ros.reconstruction import (  # noqa: F401 (re-exported: the live path and evaluation share them)
+    MESH_METHODS,
+    extract_meshes,
+    frame_state,
+    metric_mesh,
+    resolve_window_length,
+)
 
 PROTOCOLS: tuple[str, ...] = ("paper", "live")
-MESH_METHODS: tuple[str, ...] = ("dense", "c2f")
 
 
 @dataclass
@@ -75,56 +80,7 @@ class EvalConfig:
         return PROTOCOLS if self.protocol == "both" else (self.protocol,)
 
 
-def resolve_window_length(trained: int, requested: int | None) -> int:
-    """The window a model runs with: its trained clip length, or a shorter ``requested`` one."""
-    if not requested:
-        return int(trained)
-    if requested > trained:
-        raise ValueError(f"window_length {requested} exceeds the checkpoint's {trained} frames")
-    return int(requested)
-
-
 # ----------------------------------------------------------------------------- one reconstruction
-
-
-def frame_state(state: SDFState, index: int) -> SDFState:
-    """The single-frame state of item ``index`` of a (flattened) batch or clip state."""
-    pick = lambda x: x[index : index + 1]  # noqa: E731
-    tensors = {f.name: pick(getattr(state, f.name)) for f in dataclasses.fields(state) if f.name != "clip"}
-    return SDFState(**tensors, clip=None)
-
-
-def extract_meshes(
-    model: GSDFNet, state: SDFState, method: str = "c2f", resolution: int = 128, coarse: int = 32
-) -> tuple[Extraction, Extraction, float]:
-    """Hand and object extractions in normalised space from a single-frame state, and the seconds
-    spent evaluating the decoders (the rest of each extraction is marching cubes and clean-up)."""
-    device = state.K.device
-    spent = [0.0]
-
-    def sdf_of(part: str):
-        def sdf_fn(q: torch.Tensor) -> torch.Tensor:
-            start = time.perf_counter()
-            values = model.decode_part(state, q[None], part)[0]
-            spent[0] += time.perf_counter() - start
-            return values
-
-        return sdf_fn
-
-    if method == "dense":
-        run = lambda fn: extract_dense(fn, resolution, device=device)  # noqa: E731
-    elif method == "c2f":
-        run = lambda fn: extract_coarse_to_fine(fn, resolution, min(coarse, resolution), device=device)  # noqa: E731
-    else:
-        raise ValueError(f"mesh must be one of {MESH_METHODS}, got {method!r}")
-    with torch.no_grad():
-        hand, obj = run(sdf_of("hand")), run(sdf_of("object"))
-    return hand, obj, spent[0]
-
-
-def metric_mesh(extraction: Extraction, scale: float, wrist: np.ndarray, rotation: np.ndarray) -> trimesh.Trimesh | None:
-    """A normalised-space extraction in source-camera metres, or None when there is no mesh."""
-    return None if extraction.mesh is None else to_metric(extraction.mesh, scale, wrist, rotation)
 
 
 @dataclass

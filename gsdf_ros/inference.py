@@ -1,11 +1,16 @@
-"""The checkpoint-backed predictor the inference node holds: a window of crops in, one result out.
+"""The checkpoint-backed predictor the inference node holds: a window of crops in, results out.
 
 Live protocol only: the pose net's root-depth head places the hand, nothing comes from ground
 truth. Video models see a causal window: the newest crop and up to T − 1 before it, never a later
 one; at start-up, with fewer than T crops, the oldest is repeated to fill the window and the
-result's ``window_length`` says how many distinct crops it saw. Joints, object centre and meshes are returned in the source optical frame of the newest
-crop, with per-stage timings (``backbone``, ``pose_ik``, ``object_center``, ``sdf_grid``,
-``marching_cubes``) in milliseconds.
+result's ``window_length`` says how many distinct crops it saw.
+
+Two rates: :meth:`GSDFPredictor.predict_pose` is the pose path (backbones, pose, IK, object
+centre; joint and palm frames) and returns, besides the pose result, a :class:`MeshJob` that
+:meth:`GSDFPredictor.predict_meshes` turns into the meshes of that same frame, whenever a worker
+gets to it. :meth:`GSDFPredictor.predict` does both at once. Everything is returned in the source
+optical frame of the newest crop, with per-stage timings (``backbone``, ``pose_ik``,
+``object_center``, ``sdf_grid``, ``marching_cubes``) in milliseconds.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import os
 import time
 from collections import defaultdict, deque
+from dataclasses import dataclass, replace
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
@@ -21,12 +27,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from gsdf_ros.checkpoint import load_model
-from gsdf_ros.data.dataset import normalise_image
-from gsdf_ros.evaluate import extract_meshes, frame_state, metric_mesh, resolve_window_length
-from gsdf_ros.mesh import Extraction
+from gsdf_ros.frames import hand_frames, object_axes, quaternion_xyzw
 from gsdf_ros.model import GSDFNet, SDFState
-from gsdf_ros.predictor import CropSample
-from gsdf_ros.result import Reconstruction, TriangleMesh
+from gsdf_ros.reconstruction import frame_state, meshes_of, pose_of, prepare_window, resolve_window_length
+from gsdf_ros.result import CropSample, Reconstruction, TriangleMesh
 
 MESH_MODES: tuple[str, ...] = ("c2f", "dense", "none")
 STAGES: tuple[str, ...] = ("backbone", "pose_ik", "object_center", "sdf_grid", "marching_cubes")
@@ -89,26 +93,6 @@ class VolumeTap:
         self.volume = output.detach()
 
 
-def prepare_window(window: Sequence[CropSample], length: int, image_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The newest ``length`` crops (the oldest repeated when fewer) as normalised images (T,3,S,S) and
-    intrinsics (T,3,3), resized to the model's input size with K scaled alike."""
-    if not window:
-        raise ValueError("empty window: predict needs at least one crop")
-    frames = list(window[-length:])
-    frames = [frames[0]] * (length - len(frames)) + frames
-    images, intrinsics = [], []
-    for crop in frames:
-        image = torch.from_numpy(normalise_image(crop.image))
-        K = torch.as_tensor(np.asarray(crop.k, dtype=np.float32))
-        h, w = image.shape[1:]
-        if (h, w) != (image_size, image_size):
-            image = F.interpolate(image[None], size=(image_size, image_size), mode="bilinear", antialias=True)[0]
-            K = torch.diag(torch.tensor([image_size / w, image_size / h, 1.0])) @ K
-        images.append(image)
-        intrinsics.append(K)
-    return torch.stack(images), torch.stack(intrinsics)
-
-
 def causal_windows(crops: Iterable[CropSample], length: int) -> Iterator[list[CropSample]]:
     """For each crop of a stream, the window a live predictor gets: it and up to ``length`` − 1
     crops before it, oldest first (a ring buffer of the last ``length`` crops)."""
@@ -132,8 +116,33 @@ def _finite(name: str, value: np.ndarray) -> np.ndarray:
     return value
 
 
+@dataclass(frozen=True)
+class MeshJob:
+    """What the mesh path needs of one frame: its encoded single-frame state, the rotation of its
+    crop's virtual camera, and the pose result it belongs to (meshes come with that frame's pose)."""
+
+    state: SDFState
+    rotation: np.ndarray
+    pose: Reconstruction
+
+
+def with_object_orientation(result: Reconstruction, hand: TriangleMesh | None, obj: TriangleMesh | None) -> Reconstruction:
+    """`result` with these meshes and, when the object mesh defines one, the object's principal-axes
+    orientation (stamped with the result's own stamp)."""
+    axes = None if obj is None else object_axes(obj.vertices, obj.faces, result.hand_joints[0])
+    return replace(
+        result,
+        hand_mesh=hand,
+        object_mesh=obj,
+        mesh_stamp_ns=result.stamp_ns if (hand is not None or obj is not None) else None,
+        object_orientation=None if axes is None else quaternion_xyzw(axes),
+        object_orientation_stamp_ns=None if axes is None else result.stamp_ns,
+    )
+
+
 class GSDFPredictor:
-    """A trained gSDF model behind the :class:`gsdf_ros.predictor.Predictor` protocol."""
+    """A trained gSDF model behind the :class:`gsdf_ros.predictor.Predictor` protocol, with the
+    two-rate methods :meth:`predict_pose` and :meth:`predict_meshes` the inference node uses."""
 
     def __init__(
         self,
@@ -157,7 +166,7 @@ class GSDFPredictor:
         self.mesh_every = int(mesh_every)
         self.coarse = int(coarse)
         self._calls = 0
-        self._last_meshes: tuple[TriangleMesh | None, TriangleMesh | None, int | None] = (None, None, None)
+        self._last_meshes: Reconstruction | None = None
         self.clock = StageClock(
             {
                 "backbone": [model.pose_net.backbone, model.pose_net.neck, model.pose_net.volume_head,
@@ -168,6 +177,11 @@ class GSDFPredictor:
         )
         self.joint_tap = VolumeTap(model.pose_net.volume_head)
         self.object_tap = VolumeTap(model.object_head)
+
+    @property
+    def makes_meshes(self) -> bool:
+        """False with ``mesh="none"``: :meth:`predict_pose` then returns no mesh job."""
+        return self.mesh != "none"
 
     @classmethod
     def from_checkpoint(
@@ -197,23 +211,7 @@ class GSDFPredictor:
         except NonFiniteOutputError:
             pass
         self._calls = 0
-        self._last_meshes = (None, None, None)
-
-    def _meshes(self, state, newest: CropSample) -> tuple[TriangleMesh | None, TriangleMesh | None, int | None, float, float]:
-        """Meshes of this call (or the last ones between mesh calls), and (sdf, marching cubes) seconds."""
-        due = self.mesh != "none" and self._calls % self.mesh_every == 0
-        if not due:
-            return (*self._last_meshes, 0.0, 0.0)
-        hand, obj, sdf_seconds = extract_meshes(self.model, state, self.mesh, self.mesh_resolution, self.coarse)
-        wrist = state.wrist[0].double().cpu().numpy()
-        rotation = np.asarray(newest.rotation, dtype=np.float64)
-        scale = self.model.cfg.recon_scale
-        meshes = [metric_mesh(e, scale, wrist, rotation) for e in (hand, obj)]
-        for name, mesh in zip(("hand mesh", "object mesh"), meshes):
-            if mesh is not None:
-                _finite(name, np.asarray(mesh.vertices))
-        self._last_meshes = (_triangle_mesh(meshes[0]), _triangle_mesh(meshes[1]), newest.stamp_ns)
-        return (*self._last_meshes, sdf_seconds, _mesh_seconds(hand, obj) - sdf_seconds)
+        self._last_meshes = None
 
     def encode_window(self, window: Sequence[CropSample]) -> SDFState:
         """The single-frame SDF state of the newest crop, encoded with the crops before it in the
@@ -227,46 +225,68 @@ class GSDFPredictor:
                 state = self.model.encode(images[-1:], intrinsics[-1:])
         return frame_state(state, state.wrist.shape[0] - 1)
 
-    def predict(self, window: list[CropSample]) -> Reconstruction:
-        """Reconstruct the newest crop of ``window`` (oldest first) in its source optical frame from
-        the last ``window_length`` crops (the oldest repeated when fewer); the result's
-        ``window_length`` is the number of distinct crops used."""
-        newest = window[-1] if window else None
+    def predict_pose(self, window: list[CropSample]) -> tuple[Reconstruction, MeshJob | None]:
+        """The pose path for the newest crop of ``window`` (oldest first): joints with their frames and
+        the object centre, no meshes; and the job that makes this frame's meshes (None without meshes)."""
+        newest = window[-1]
         self.clock.reset()
         start = time.perf_counter()
         with torch.no_grad():
             state = self.encode_window(window)
             encode_seconds = time.perf_counter() - start
-            joint_conf = peak_sharpness(self.joint_tap.volume[-1:])[0].cpu().numpy()
+            joint_conf = _finite("joint confidence", peak_sharpness(self.joint_tap.volume[-1:])[0].cpu().numpy())
             object_conf = float(peak_sharpness(self.object_tap.volume[-1:])[0, 0])
-            rotation = np.asarray(newest.rotation, dtype=np.float64)
-            joints = _finite("joints", state.joints[0].double().cpu().numpy() @ rotation.T)
-            center = _finite("object centre", state.obj_center[0].double().cpu().numpy() @ rotation.T)
-            _finite("joint confidence", joint_conf)
-            hand_mesh, object_mesh, mesh_stamp, sdf_seconds, mc_seconds = self._meshes(state, newest)
-        self._calls += 1
+        rotation = np.asarray(newest.rotation, dtype=np.float64)
+        pose = pose_of(state, rotation)
+        _finite("joints", pose.joints)
+        _finite("object centre", pose.object_center)
+        frames = hand_frames(pose.joints, pose.bone_rotations)
         timed = dict(self.clock.seconds)
         stage_s = {
             "backbone": timed.get("backbone", 0.0),
             "object_center": timed.get("object_center", 0.0),
             "pose_ik": max(0.0, encode_seconds - timed.get("backbone", 0.0) - timed.get("object_center", 0.0)),
-            "sdf_grid": sdf_seconds,
-            "marching_cubes": max(0.0, mc_seconds),
         }
-        return Reconstruction(
+        result = Reconstruction(
             stamp_ns=int(newest.stamp_ns),
             frame_id=newest.frame_id,
-            hand_joints=joints,
+            hand_joints=pose.joints,
             joint_confidence=joint_conf.astype(np.float64),
-            object_center=center,
+            object_center=pose.object_center,
             object_confidence=object_conf,
-            hand_mesh=hand_mesh,
-            object_mesh=object_mesh,
-            mesh_stamp_ns=mesh_stamp,
+            hand_frames=frames,
             window_length=min(len(window), self.window_length),
             stage_ms={k: v * 1000.0 for k, v in stage_s.items()},
         )
+        return result, (MeshJob(state, rotation, result) if self.makes_meshes else None)
 
+    def predict_meshes(self, job: MeshJob) -> Reconstruction:
+        """The job's pose result with this frame's hand and object meshes and, when the object mesh
+        defines one, the object orientation; ``sdf_grid`` and ``marching_cubes`` timings added."""
+        if not self.makes_meshes:
+            raise ValueError("this predictor was built with mesh='none'")
+        meshes = meshes_of(self.model, job.state, job.rotation, self.mesh, self.mesh_resolution, self.coarse)
+        hand, obj = _triangle_mesh(meshes.hand), _triangle_mesh(meshes.object)
+        for name, mesh in (("hand mesh", hand), ("object mesh", obj)):
+            if mesh is not None:
+                _finite(name, mesh.vertices)
+        result = with_object_orientation(job.pose, hand, obj)
+        stage_ms = {**job.pose.stage_ms, "sdf_grid": meshes.sdf_s * 1e3, "marching_cubes": meshes.mc_s * 1e3}
+        return replace(result, stage_ms=stage_ms)
 
-def _mesh_seconds(*extractions: Extraction) -> float:
-    return float(sum(e.seconds for e in extractions))
+    def predict(self, window: list[CropSample]) -> Reconstruction:
+        """Pose and (every ``mesh_every``-th call) meshes of the newest crop of ``window`` in one call;
+        between mesh calls the last meshes are kept, with their own ``mesh_stamp_ns``."""
+        pose, job = self.predict_pose(window)
+        due = job is not None and self._calls % self.mesh_every == 0
+        self._calls += 1
+        if due:
+            self._last_meshes = self.predict_meshes(job)
+            return self._last_meshes
+        stage_ms = {**pose.stage_ms, "sdf_grid": 0.0, "marching_cubes": 0.0}
+        last = self._last_meshes
+        if last is None:
+            return replace(pose, stage_ms=stage_ms)
+        return replace(pose, hand_mesh=last.hand_mesh, object_mesh=last.object_mesh, mesh_stamp_ns=last.mesh_stamp_ns,
+                       object_orientation=last.object_orientation, object_orientation_stamp_ns=last.object_orientation_stamp_ns,
+                       stage_ms=stage_ms)

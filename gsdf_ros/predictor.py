@@ -1,7 +1,9 @@
 """What the inference node calls: a window of crops in, one :class:`Reconstruction` out.
 
 ROS-free. The node builds :class:`CropSample` records from its messages, keeps the last
-``window_length`` of them in stamp order and calls :meth:`Predictor.predict`. ``load_predictor``
+``window_length`` of them in stamp order and calls :meth:`Predictor.predict`, or, for a
+:class:`TwoRatePredictor`, :meth:`~TwoRatePredictor.predict_pose` for every window it can and
+:meth:`~TwoRatePredictor.predict_meshes` in a worker of its own. ``load_predictor``
 turns the node's ``checkpoint`` parameter into a predictor: a checkpoint file, or
 ``package.module:factory`` naming a callable that returns one (for tests and custom models).
 """
@@ -10,39 +12,12 @@ from __future__ import annotations
 
 import importlib
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-import numpy as np
-
-from gsdf_ros.result import Reconstruction
-
-Box = tuple[float, float, float]
+from gsdf_ros.result import Box, CropSample, Reconstruction  # noqa: F401 (CropSample, Box re-exported)
 
 _FACTORY_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-
-
-@dataclass(frozen=True)
-class CropSample:
-    """One cropped camera frame with the intrinsics of its virtual camera.
-
-    image: (N, N, 3) uint8 RGB; k: 3x3 intrinsics of the crop; rotation: 3x3, maps virtual-frame
-    vectors to the source optical frame; box: (x0, y0, size) in source pixels.
-    """
-
-    stamp_ns: int
-    frame_id: str
-    image: np.ndarray
-    k: np.ndarray
-    rotation: np.ndarray
-    box: Box
-
-    def __post_init__(self) -> None:
-        if self.image.ndim != 3 or self.image.shape[2] != 3 or self.image.dtype != np.uint8:
-            raise ValueError(f"image must be (H, W, 3) uint8 RGB, got {self.image.shape} {self.image.dtype}")
-        if self.k.shape != (3, 3) or self.rotation.shape != (3, 3):
-            raise ValueError(f"k and rotation must be 3x3, got {self.k.shape} and {self.rotation.shape}")
 
 
 @runtime_checkable
@@ -57,6 +32,19 @@ class Predictor(Protocol):
 
     def predict(self, window: list[CropSample]) -> Reconstruction:
         """Reconstruct from up to `window_length` samples, oldest first."""
+
+
+@runtime_checkable
+class TwoRatePredictor(Predictor, Protocol):
+    """A predictor whose poses and meshes can run at their own rates (in two threads of one process)."""
+
+    makes_meshes: bool
+
+    def predict_pose(self, window: list[CropSample]) -> tuple[Reconstruction, Any | None]:
+        """The pose result (no meshes) of the newest sample, and a job for :meth:`predict_meshes` (None: no meshes)."""
+
+    def predict_meshes(self, job: Any) -> Reconstruction:
+        """The job's pose result with the meshes of that same frame; safe to call while :meth:`predict_pose` runs."""
 
 
 def load_predictor(spec: str, device: str = "cpu", window_length: int = 0, mesh_options: dict[str, Any] | None = None) -> Predictor:

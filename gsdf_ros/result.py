@@ -1,4 +1,5 @@
-"""The result of one reconstruction, as the core produces it (converted to ROS in nodes/ only)."""
+"""The core's data: a cropped camera frame in (:class:`CropSample`), one reconstruction out
+(:class:`Reconstruction`); converted to ROS messages in nodes/ only."""
 
 from __future__ import annotations
 
@@ -6,7 +7,32 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gsdf_ros.frames import HandFrames
 from gsdf_ros.hand.joints import NUM_JOINTS
+
+Box = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class CropSample:
+    """One cropped camera frame with the intrinsics of its virtual camera.
+
+    image: (N, N, 3) uint8 RGB; k: 3x3 intrinsics of the crop; rotation: 3x3, maps virtual-frame
+    vectors to the source optical frame; box: (x0, y0, size) in source pixels.
+    """
+
+    stamp_ns: int
+    frame_id: str
+    image: np.ndarray
+    k: np.ndarray
+    rotation: np.ndarray
+    box: Box
+
+    def __post_init__(self) -> None:
+        if self.image.ndim != 3 or self.image.shape[2] != 3 or self.image.dtype != np.uint8:
+            raise ValueError(f"image must be (H, W, 3) uint8 RGB, got {self.image.shape} {self.image.dtype}")
+        if self.k.shape != (3, 3) or self.rotation.shape != (3, 3):
+            raise ValueError(f"k and rotation must be 3x3, got {self.k.shape} and {self.rotation.shape}")
 
 
 @dataclass(frozen=True)
@@ -36,7 +62,9 @@ class Reconstruction:
     """Hand joints, object pose and optional meshes for the newest frame of a window.
 
     All 3D values are metres in the camera optical frame ``frame_id`` (x right, y down, z
-    forward); stamps are nanoseconds of the source frames' acquisition time.
+    forward); stamps are nanoseconds of the source frames' acquisition time. ``hand_frames``: the
+    joint and palm frames (:mod:`gsdf_ros.frames`), None when not estimated. The object orientation
+    may come from an earlier frame's object mesh: ``object_orientation_stamp_ns`` is that frame's stamp.
     """
 
     stamp_ns: int
@@ -46,6 +74,8 @@ class Reconstruction:
     object_center: np.ndarray  # (3,)
     object_confidence: float = 1.0
     object_orientation: np.ndarray | None = None  # (4,) quaternion x, y, z, w; None if not estimated
+    object_orientation_stamp_ns: int | None = None  # stamp of the frame the orientation was estimated from
+    hand_frames: HandFrames | None = None
     hand_mesh: TriangleMesh | None = None
     object_mesh: TriangleMesh | None = None
     mesh_stamp_ns: int | None = None
@@ -67,5 +97,7 @@ class Reconstruction:
         arrays = [self.hand_joints, self.joint_confidence, self.object_center, np.asarray(self.object_confidence)]
         if self.object_orientation is not None:
             arrays.append(self.object_orientation)
+        if self.hand_frames is not None:
+            arrays += [self.hand_frames.joint_rotations, self.hand_frames.palm_origin, self.hand_frames.palm_rotation]
         arrays += [m.vertices for m in (self.hand_mesh, self.object_mesh) if m is not None]
         return all(bool(np.all(np.isfinite(a))) for a in arrays)

@@ -52,10 +52,9 @@ from gsdf_ros.data.layout import (
     split_path,
 )
 from gsdf_ros.geometry.camera import Intrinsics
+from gsdf_ros.image_norm import IMAGENET_MEAN, IMAGENET_STD, normalise_image  # noqa: F401 (re-exported)
 from gsdf_ros.geometry.virtual_camera import VirtualCrop, square_box_around, virtual_crop, warp_crop
 
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 SDF_LIMIT = 2.0
 """Rows with |sdf_hand| or |sdf_obj| at or above this (unit-sphere units) are dropped."""
 CROP_MODES = ("full", "box")
@@ -122,12 +121,6 @@ def shift_box(box: tuple[float, float, float], shift: tuple[float, float]) -> tu
     """Move a square box by a fraction of its size."""
     x0, y0, side = box
     return (x0 + shift[0] * side, y0 + shift[1] * side, side)
-
-
-def normalise_image(image: np.ndarray) -> np.ndarray:
-    """(H, W, 3) RGB in [0, 255] to ImageNet-normalised (3, H, W) float32."""
-    out = (np.asarray(image, np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
-    return np.ascontiguousarray(out.transpose(2, 0, 1))
 
 
 def _f32(a: np.ndarray) -> torch.Tensor:
