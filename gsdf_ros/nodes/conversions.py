@@ -20,6 +20,7 @@ from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import Marker, MarkerArray
 
 from gsdf.msg import HandObjectReconstruction
+from gsdf_ros.frames import HandFrames, quaternion_xyzw
 from gsdf_ros.hand.joints import BONES, JOINT_NAMES, NUM_JOINTS
 from gsdf_ros.result import Reconstruction, TriangleMesh
 
@@ -31,7 +32,9 @@ BONE_COLOUR = (0.95, 0.95, 0.95, 1.0)
 JOINT_DIAMETER_M = 0.012
 BONE_WIDTH_M = 0.004
 
-MARKER_NAMESPACES = ("gsdf_hand_mesh", "gsdf_object_mesh", "gsdf_hand_joints", "gsdf_hand_bones")
+MESH_NAMESPACES = ("gsdf_hand_mesh", "gsdf_object_mesh")
+SKELETON_NAMESPACES = ("gsdf_hand_joints", "gsdf_hand_bones")
+MARKER_NAMESPACES = MESH_NAMESPACES + SKELETON_NAMESPACES
 """Stable marker namespaces (each holds one marker with id 0)."""
 
 
@@ -82,6 +85,8 @@ def parts_of(rec: Reconstruction) -> int:
         parts |= HandObjectReconstruction.PART_HAND_MESH
     if rec.object_mesh is not None:
         parts |= HandObjectReconstruction.PART_OBJECT_MESH
+    if rec.hand_frames is not None:
+        parts |= HandObjectReconstruction.PART_HAND_FRAMES
     return parts
 
 
@@ -95,7 +100,41 @@ def object_pose_of(rec: Reconstruction) -> Pose:
     return Pose(position=Point(x=x, y=y, z=z), orientation=_quaternion(rec.object_orientation))
 
 
-def reconstruction_to_msg(rec: Reconstruction) -> HandObjectReconstruction:
+def rotation_of(q: Any) -> np.ndarray:
+    """The 3x3 rotation of a geometry_msgs/Quaternion (normalised; ValueError when it has no length)."""
+    from transforms3d.quaternions import quat2mat
+
+    wxyz = np.array([q.w, q.x, q.y, q.z], dtype=np.float64)
+    norm = float(np.linalg.norm(wxyz))
+    if not np.isfinite(norm) or norm < 1e-9:
+        raise ValueError("quaternion without length")
+    return quat2mat(wxyz / norm)
+
+
+def _frames_to_msg(msg: HandObjectReconstruction, frames: HandFrames | None) -> None:
+    if frames is None:
+        return
+    msg.hand_joint_orientations = [_quaternion(quaternion_xyzw(r)) for r in frames.joint_rotations]
+    x, y, z = (float(v) for v in frames.palm_origin)
+    msg.hand_pose = Pose(position=Point(x=x, y=y, z=z), orientation=_quaternion(quaternion_xyzw(frames.palm_rotation)))
+
+
+def frames_from_msg(msg: HandObjectReconstruction) -> HandFrames | None:
+    """The joint and palm frames a message carries, or None (PART_HAND_FRAMES clear)."""
+    if not msg.parts & HandObjectReconstruction.PART_HAND_FRAMES:
+        return None
+    if len(msg.hand_joint_orientations) != NUM_JOINTS:
+        raise ValueError(f"PART_HAND_FRAMES with {len(msg.hand_joint_orientations)} joint orientations, not {NUM_JOINTS}")
+    p = msg.hand_pose.position
+    return HandFrames(
+        joint_rotations=np.stack([rotation_of(q) for q in msg.hand_joint_orientations]),
+        palm_origin=np.array([p.x, p.y, p.z], dtype=np.float64),
+        palm_rotation=rotation_of(msg.hand_pose.orientation),
+    )
+
+
+def reconstruction_to_msg(rec: Reconstruction, sequence: int = 0) -> HandObjectReconstruction:
+    """The message of a result (meshes included when it carries them); `sequence`: the topic's counter."""
     msg = HandObjectReconstruction()
     msg.header = Header(stamp=ns_to_stamp(rec.stamp_ns), frame_id=rec.frame_id)
     msg.parts = parts_of(rec)
@@ -103,6 +142,9 @@ def reconstruction_to_msg(rec: Reconstruction) -> HandObjectReconstruction:
     msg.hand_joint_confidence = array.array("f", np.asarray(rec.joint_confidence, dtype=np.float32).tolist())
     msg.object_pose = object_pose_of(rec)
     msg.object_orientation_estimated = rec.object_orientation is not None
+    orientation_ns = rec.object_orientation_stamp_ns if rec.object_orientation_stamp_ns is not None else rec.stamp_ns
+    msg.object_orientation_stamp = ns_to_stamp(orientation_ns if rec.object_orientation is not None else 0)
+    _frames_to_msg(msg, rec.hand_frames)
     msg.object_confidence = float(rec.object_confidence)
     msg.hand_mesh = mesh_to_msg(rec.hand_mesh)
     msg.object_mesh = mesh_to_msg(rec.object_mesh)
@@ -112,6 +154,7 @@ def reconstruction_to_msg(rec: Reconstruction) -> HandObjectReconstruction:
     msg.window_length = int(rec.window_length)
     msg.stage_names = list(rec.stage_ms)
     msg.stage_latency_ms = array.array("f", [float(v) for v in rec.stage_ms.values()])
+    msg.sequence = int(sequence)
     return msg
 
 
@@ -133,6 +176,7 @@ def msg_to_reconstruction(msg: HandObjectReconstruction, with_meshes: bool = Tru
     q = msg.object_pose.orientation
     p = msg.object_pose.position
     mesh_ns = stamp_to_ns(msg.mesh_stamp)
+    orientation_ns = stamp_to_ns(msg.object_orientation_stamp)
     return Reconstruction(
         stamp_ns=stamp_to_ns(msg.header.stamp),
         frame_id=msg.header.frame_id,
@@ -141,6 +185,8 @@ def msg_to_reconstruction(msg: HandObjectReconstruction, with_meshes: bool = Tru
         object_center=np.array([p.x, p.y, p.z]),
         object_confidence=float(msg.object_confidence),
         object_orientation=np.array([q.x, q.y, q.z, q.w]) if msg.object_orientation_estimated else None,
+        object_orientation_stamp_ns=(orientation_ns or None) if msg.object_orientation_estimated else None,
+        hand_frames=frames_from_msg(msg),
         hand_mesh=msg_to_mesh(msg.hand_mesh) if with_meshes and msg.parts & HandObjectReconstruction.PART_HAND_MESH else None,
         object_mesh=msg_to_mesh(msg.object_mesh) if with_meshes and msg.parts & HandObjectReconstruction.PART_OBJECT_MESH else None,
         mesh_stamp_ns=mesh_ns or None,
@@ -152,23 +198,27 @@ def msg_to_reconstruction(msg: HandObjectReconstruction, with_meshes: bool = Tru
 # --- TF and pose ---------------------------------------------------------------------------
 
 def tf_child_frames(prefix: str) -> list[str]:
-    """Child frame names in message order: one per hand joint, then the object."""
-    return [f"{prefix}hand_{name}" for name in JOINT_NAMES] + [f"{prefix}object"]
+    """Child frame names in message order: one per hand joint, the palm (``<prefix>hand``), the object."""
+    return [f"{prefix}hand_{name}" for name in JOINT_NAMES] + [f"{prefix}hand", f"{prefix}object"]
+
+
+def _transform(header: Header, child: str, xyz: Iterable[float], xyzw: Iterable[float] | None) -> TransformStamped:
+    x, y, z = (float(v) for v in xyz)
+    return TransformStamped(header=header, child_frame_id=child, transform=Transform(translation=Vector3(x=x, y=y, z=z), rotation=_quaternion(xyzw)))
 
 
 def to_tf_message(rec: Reconstruction, prefix: str) -> TFMessage:
-    """All hand joint frames and the object frame of one result, children of its camera frame."""
+    """All hand joint frames, the palm frame and the object frame of one result, children of its
+    camera frame. Without estimated hand frames the joints get the identity rotation and the palm
+    frame is left out; the object gets the identity unless its orientation was estimated."""
     header = Header(stamp=ns_to_stamp(rec.stamp_ns), frame_id=rec.frame_id)
-    positions = np.concatenate([rec.hand_joints, rec.object_center[None]], axis=0).tolist()
-    rotations = [IDENTITY_QUATERNION] * NUM_JOINTS + [rec.object_orientation]
-    transforms = [
-        TransformStamped(
-            header=header,
-            child_frame_id=child,
-            transform=Transform(translation=Vector3(x=x, y=y, z=z), rotation=_quaternion(q)),
-        )
-        for child, (x, y, z), q in zip(tf_child_frames(prefix), positions, rotations)
-    ]
+    names = tf_child_frames(prefix)
+    frames = rec.hand_frames
+    joint_q = [IDENTITY_QUATERNION] * NUM_JOINTS if frames is None else [quaternion_xyzw(r) for r in frames.joint_rotations]
+    transforms = [_transform(header, name, xyz, q) for name, xyz, q in zip(names, rec.hand_joints.tolist(), joint_q)]
+    if frames is not None:
+        transforms.append(_transform(header, names[NUM_JOINTS], frames.palm_origin, quaternion_xyzw(frames.palm_rotation)))
+    transforms.append(_transform(header, names[-1], rec.object_center, rec.object_orientation))
     return TFMessage(transforms=transforms)
 
 
@@ -207,15 +257,34 @@ def skeleton_markers(rec: Reconstruction) -> list[Marker]:
     ]
 
 
-def to_marker_array(rec: Reconstruction, with_meshes: bool = True, delete_all_first: bool = False) -> MarkerArray:
-    """Markers of one result: meshes (when carried and wanted), joints and bones."""
+def mesh_markers(rec: Reconstruction, lifetime_s: float = 0.0) -> list[Marker]:
+    """One marker per mesh namespace: the mesh (ADD, expiring after `lifetime_s`, 0 = never) when the
+    result carries it, else a DELETE, so no mesh of an older result stays on screen."""
+    header = Header(stamp=ns_to_stamp(rec.mesh_stamp_ns or rec.stamp_ns), frame_id=rec.frame_id)
+    markers = []
+    for ns, mesh, colour in zip(MESH_NAMESPACES, (rec.hand_mesh, rec.object_mesh), (HAND_COLOUR, OBJECT_COLOUR)):
+        if mesh is not None and mesh.num_triangles:
+            marker = mesh_marker(ns, mesh, header, colour)
+            sec, nanosec = divmod(int(round(max(0.0, lifetime_s) * 1e9)), 1_000_000_000)
+            marker.lifetime.sec, marker.lifetime.nanosec = sec, nanosec
+            markers.append(marker)
+        else:
+            markers.append(delete_marker(ns, header))
+    return markers
+
+
+def to_marker_array(rec: Reconstruction, with_meshes: bool = True, delete_all_first: bool = False, mesh_lifetime_s: float = 0.0) -> MarkerArray:
+    """Markers of one result: meshes (when wanted: each mesh it carries, a DELETE for each it does not),
+    joints and bones."""
     markers = [delete_all_marker()] if delete_all_first else []
     if with_meshes:
-        mesh_header = Header(stamp=ns_to_stamp(rec.mesh_stamp_ns or rec.stamp_ns), frame_id=rec.frame_id)
-        for ns, mesh, colour in (("gsdf_hand_mesh", rec.hand_mesh, HAND_COLOUR), ("gsdf_object_mesh", rec.object_mesh, OBJECT_COLOUR)):
-            if mesh is not None and mesh.num_triangles:
-                markers.append(mesh_marker(ns, mesh, mesh_header, colour))
+        markers += mesh_markers(rec, mesh_lifetime_s)
     return MarkerArray(markers=markers + skeleton_markers(rec))
+
+
+def delete_marker(ns: str, header: Header | None = None) -> Marker:
+    """DELETE of the one marker (id 0) of namespace `ns`."""
+    return Marker(header=header or Header(), ns=ns, id=0, action=Marker.DELETE)
 
 
 def delete_all_marker() -> Marker:

@@ -56,6 +56,53 @@ class LatencyStats:
         return {"last": self._samples[-1], "mean": sum(self._samples) / len(self._samples), "max": max(self._samples)}
 
 
+class DropMeter:
+    """Frames that arrived at a node and frames dropped at each of its places, in total and over a
+    sliding window; the recent ratio dropped / arrived per place is what diagnostics warn on."""
+
+    def __init__(self, places: tuple[str, ...], window_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.window_s = window_s
+        self._clock = clock
+        self.totals: dict[str, int] = {place: 0 for place in places}
+        self._events: dict[str, deque[tuple[float, int]]] = {place: deque() for place in ("arrived", *places)}
+        self.arrived = 0
+
+    def arrive(self, count: int = 1) -> None:
+        self.arrived += count
+        self._events["arrived"].append((self._clock(), count))
+
+    def drop(self, place: str, count: int = 1) -> None:
+        """Count `count` frames dropped at `place` (a place not declared is added)."""
+        if count <= 0:
+            return
+        self.totals[place] = self.totals.get(place, 0) + count
+        self._events.setdefault(place, deque()).append((self._clock(), count))
+
+    def _recent(self, key: str) -> int:
+        now = self._clock()
+        events = self._events.get(key, deque())
+        while events and now - events[0][0] > self.window_s:
+            events.popleft()
+        return sum(c for _, c in events)
+
+    def recent_ratio(self, place: str) -> float:
+        """Frames dropped at `place` over frames arrived, in the last `window_s` (0 when none arrived)."""
+        arrived = self._recent("arrived")
+        return self._recent(place) / arrived if arrived else 0.0
+
+    def report(self, report: "Report", thresholds: dict[str, float]) -> None:
+        """Add 'dropped: <place>' totals and their recent ratios to `report`; WARN for each place whose
+        recent ratio exceeds its threshold (places without a threshold use thresholds['*'])."""
+        report.values["dropped"] = sum(self.totals.values())
+        for place, total in self.totals.items():
+            ratio = self.recent_ratio(place)
+            report.values[f"dropped: {place}"] = total
+            report.values[f"dropped: {place} (recent ratio)"] = round(ratio, 3)
+            limit = thresholds.get(place, thresholds.get("*", 1.0))
+            if ratio > limit:
+                report.worsen(WARN, f"{ratio:.0%} of frames dropped ({place}) in the last {self.window_s:.0f} s")
+
+
 @dataclass
 class Report:
     """One status: level, one-line message and key/value details."""

@@ -105,3 +105,62 @@ class RateLimiter:
     def done(self) -> None:
         """Record that the action happened now."""
         self._last = self._clock()
+
+
+class SequenceGaps:
+    """Messages lost between a publisher's counter values (``sequence`` fields): a jump from n to
+    n + k counts k − 1; a counter that restarts (publisher restarted) counts nothing."""
+
+    def __init__(self) -> None:
+        self._last: int | None = None
+        self.missed = 0
+
+    def add(self, sequence: int) -> int:
+        """Record one received counter value; how many were missed just before it."""
+        missed = 0
+        if self._last is not None and sequence > self._last + 1:
+            missed = sequence - self._last - 1
+        self._last = sequence
+        self.missed += missed
+        return missed
+
+
+class StampGaps:
+    """Frames missing from a regular stream, from its stamps: once the period is known (median of the
+    last intervals), an interval of about k periods (k ≥ 2, at least 1.5 periods) counts k − 1 frames.
+
+    Whether the camera skipped them or transport lost them, they never reached the node.
+    """
+
+    def __init__(self, history: int = 15, min_intervals: int = 5) -> None:
+        self._intervals: deque[int] = deque(maxlen=history)
+        self._min = min_intervals
+        self._last: int | None = None
+        self.missed = 0
+
+    def period_ns(self) -> int | None:
+        """The stream's period (median of recent intervals), None until enough were seen."""
+        if len(self._intervals) < self._min:
+            return None
+        return sorted(self._intervals)[len(self._intervals) // 2]
+
+    def add(self, stamp_ns: int) -> int:
+        """Record one frame's stamp (in order); how many frames were missed just before it."""
+        if self._last is None or stamp_ns <= self._last:
+            self._last = stamp_ns if self._last is None or stamp_ns < self._last else self._last
+            return 0
+        interval = stamp_ns - self._last
+        self._last = stamp_ns
+        period = self.period_ns()
+        missed = 0
+        if period and interval >= 1.5 * period:
+            missed = int(round(interval / period)) - 1
+        else:
+            self._intervals.append(interval)
+        self.missed += missed
+        return missed
+
+    def reset(self) -> None:
+        """Forget the stream (after a jump back in time)."""
+        self._intervals.clear()
+        self._last = None

@@ -2,7 +2,10 @@
 
 Launch arguments arrive as strings (from ``ros2 launch`` or the command line); :func:`nodes`
 turns them into the node list: names, executables, remappings, parameter overrides, respawn.
-Both front ends load ``config/gsdf.yaml`` first and apply the overrides on top.
+Both front ends load the parameter file (``params_file``, default ``config/gsdf.yaml``) first and
+apply the overrides on top. The arguments that mirror a parameter (``compressed``, ``checkpoint``,
+``device``, ``window_length``) default to empty, meaning "as the parameter file says": only an
+argument given explicitly overrides the file.
 """
 
 from __future__ import annotations
@@ -30,10 +33,10 @@ class LaunchArgument:
 LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
     LaunchArgument("image", "/camera/color/image_raw", "camera image topic (sensor_msgs/Image); <image>/compressed is used when compressed is true"),
     LaunchArgument("camera_info", "/camera/color/camera_info", "camera info topic (sensor_msgs/CameraInfo) of that image"),
-    LaunchArgument("compressed", "false", "subscribe to <image>/compressed (sensor_msgs/CompressedImage) instead of <image>"),
-    LaunchArgument("checkpoint", "", "model checkpoint file (or module:factory returning a Predictor); empty: the shipped tiny SynthHO model"),
-    LaunchArgument("device", "cpu", "torch device of the model, e.g. cpu or cuda:0"),
-    LaunchArgument("window_length", "0", "frames per temporal window (0: the model's own)"),
+    LaunchArgument("compressed", "", "true: subscribe to <image>/compressed (sensor_msgs/CompressedImage) instead of <image>; empty: as the parameter file says"),
+    LaunchArgument("checkpoint", "", "model checkpoint file (or module:factory returning a Predictor); empty: as the parameter file says (its empty default: the shipped tiny SynthHO model)"),
+    LaunchArgument("device", "", "torch device of the model, e.g. cpu or cuda:0; empty: as the parameter file says (default cpu)"),
+    LaunchArgument("window_length", "", "frames per temporal window (0: the model's own); empty: as the parameter file says"),
     LaunchArgument("namespace", "", "namespace of all gsdf nodes and their topics"),
     LaunchArgument("params_file", "", "parameter YAML (empty: the package's config/gsdf.yaml)"),
     LaunchArgument("rviz", "false", "also start RViz with rviz/gsdf.rviz"),
@@ -68,6 +71,21 @@ def parse_bool(text: str) -> bool:
     return lowered in ("true", "1")
 
 
+PARAMETER_ARGUMENTS: dict[str, tuple[str, Any]] = {
+    "compressed": ("gsdf_preprocess", parse_bool),
+    "checkpoint": ("gsdf_inference", str),
+    "device": ("gsdf_inference", str),
+    "window_length": ("gsdf_inference", int),
+}
+"""Launch arguments that set a node parameter of the same name, only when given (non-empty)."""
+
+
+def explicit_overrides(values: Mapping[str, str], node: str) -> dict[str, Any]:
+    """The parameter overrides of `node` from the launch arguments given explicitly (non-empty)."""
+    v = argument_values(values)
+    return {name: parse(v[name].strip()) for name, (owner, parse) in PARAMETER_ARGUMENTS.items() if owner == node and v[name].strip()}
+
+
 def nodes(values: Mapping[str, str]) -> list[NodeSpec]:
     """The nodes for the given launch-argument values (see :func:`argument_values`)."""
     v = argument_values(values)
@@ -78,13 +96,13 @@ def nodes(values: Mapping[str, str]) -> list[NodeSpec]:
             "preprocess_node",
             "gsdf_preprocess",
             remappings=(("image", image), ("image/compressed", f"{image}/compressed"), ("camera_info", v["camera_info"])),
-            overrides={"compressed": parse_bool(v["compressed"])},
+            overrides=explicit_overrides(v, "gsdf_preprocess"),
         ),
         NodeSpec(
             "gsdf_inference",
             "inference_node",
             "gsdf_inference",
-            overrides={"checkpoint": v["checkpoint"], "device": v["device"], "window_length": int(v["window_length"])},
+            overrides=explicit_overrides(v, "gsdf_inference"),
         ),
         NodeSpec("gsdf_outputs", "outputs_node", "gsdf_outputs"),
     ]

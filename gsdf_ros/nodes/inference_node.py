@@ -1,14 +1,22 @@
-"""``gsdf_inference``: crops in, ``gsdf/HandObjectReconstruction`` out; the only node with torch.
+"""``gsdf_inference``: crops in; poses on ``reconstruction``, meshes on ``reconstruction/meshes``.
+The only node with torch.
 
-Keeps the last ``window_length`` crops in stamp order, hands the newest window to a worker
-thread and, while the worker is busy, keeps only the newest waiting window (the others are
-dropped and counted). Results are stamped with the newest crop's stamp and frame; results with
-NaN/Inf are never published.
+Two rates in one process. The pose worker takes the newest window (crops that arrive while it is
+busy replace the waiting one: dropped, counted), runs the pose path (backbones, pose, IK, object
+centre, joint and palm frames) and publishes at once; it never waits for a mesh. It hands the
+frame's encoded state to the mesh worker, which keeps only the newest hand-off and publishes that
+frame's full reconstruction with meshes whenever it finishes one (at most ``mesh_rate_hz``). A pose
+message never carries a mesh; it carries the newest object orientation the mesh worker estimated
+(with that frame's stamp) when it is at most ``orientation_max_age_s`` old.
+
+Results are stamped with the newest crop's stamp and frame; results with NaN/Inf are never
+published. Crops lost between preprocess and this node are counted from the crops' sequence.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import threading
 import time
@@ -19,38 +27,61 @@ from rclpy.node import Node
 
 from gsdf_ros.nodes import diagnostics, graph, params, runtime
 from gsdf_ros.nodes.conversions import crop_frame_to_sample, reconstruction_to_msg, stamp_to_ns
-from gsdf_ros.nodes.flow import LatestSlot, StampWindow
+from gsdf_ros.nodes.flow import LatestSlot, RateLimiter, SequenceGaps, StampWindow
 from gsdf_ros.nodes.validation import CameraFacts, RejectCounter, RejectReason, check_crop
-from gsdf_ros.predictor import CropSample, Predictor, load_predictor
+from gsdf_ros.predictor import CropSample, Predictor, TwoRatePredictor, load_predictor
+from gsdf_ros.result import Reconstruction
 
 NODE_NAME = "gsdf_inference"
 MODEL_LOAD_EXIT_CODE = 2
-"""Exit code when the checkpoint is missing, unreadable or does not fit the model."""
+"""Exit code when the checkpoint is missing, unreadable or does not fit the model, or the device is not there."""
+MESH_TOPIC = "reconstruction/meshes"
+MESH_THREAD_NICE = 10
+"""The mesh worker runs this much nicer than the pose worker (Linux: per thread), so poses win the CPU."""
 
 PARAMETERS = (
     params.ParamSpec("checkpoint", "", "model checkpoint file, or module:factory returning a Predictor (empty: the shipped tiny SynthHO model)", read_only=True),
-    params.ParamSpec("device", "cpu", "torch device of the model, e.g. cpu or cuda:0", read_only=True),
+    params.ParamSpec("device", "cpu", "torch device of the model, e.g. cpu or cuda:0 (a CUDA device that is not there is a start-up error)", read_only=True),
     params.ParamSpec("window_length", 0, "frames per temporal window (0: the model's own)", read_only=True, min_value=0, max_value=64),
     params.ParamSpec("mesh_mode", "c2f", "mesh extraction: c2f (coarse-to-fine narrow band), dense (the paper's grids) or none", read_only=True, choices=("c2f", "dense", "none")),
     params.ParamSpec("mesh_resolution", 48, "marching-cubes grid resolution of the meshes", read_only=True, min_value=8, max_value=256),
-    params.ParamSpec("mesh_every", 1, "compute meshes for every n-th processed window (poses go out for every one)", read_only=True, min_value=1, max_value=1000),
+    params.ParamSpec("mesh_every", 1, "offer every n-th pose frame to the mesh worker (poses go out for every one)", read_only=True, min_value=1, max_value=1000),
+    params.ParamSpec("mesh_rate_hz", 2.0, "most meshes per second (0: as fast as the mesh worker goes)", min_value=0.0, max_value=100.0),
+    params.ParamSpec("orientation_max_age_s", 1.0, "pose messages carry the object orientation of a mesh at most this old", min_value=0.0, max_value=60.0),
     params.ParamSpec("crop_queue_depth", 5, "QoS depth of the crop subscription", read_only=True, min_value=1, max_value=100),
+    params.ParamSpec("busy_drop_warn_ratio", 0.8, "diagnostics warn when more than this fraction of recent crops was dropped because the model was busy", min_value=0.0, max_value=1.0),
     params.TIME_JUMP_BACK,
     params.INPUT_STALE,
     params.DIAGNOSTICS_PERIOD,
+    params.DROP_WARN,
 )
+DROP_PLACES = ("busy (pose)", "lost in transport (crop)", "rejected")
+
+
+@dataclasses.dataclass
+class Orientation:
+    """The newest object orientation the mesh worker estimated."""
+
+    frame_id: str
+    stamp_ns: int
+    quaternion: Any
 
 
 class InferenceNode(Node):
     def __init__(self) -> None:
         super().__init__(NODE_NAME)
         p = params.declare(self, PARAMETERS)
-        mesh_options = {"mesh": p["mesh_mode"], "mesh_resolution": int(p["mesh_resolution"]), "mesh_every": int(p["mesh_every"])}
+        mesh_options = {"mesh": p["mesh_mode"], "mesh_resolution": int(p["mesh_resolution"]), "mesh_every": 1}
         spec = p["checkpoint"] or str(graph.package_file(graph.DEFAULT_CHECKPOINT))
+        check_device(str(p["device"]))
         self._predictor: Predictor = load_model(spec, p["device"], int(p["window_length"]), mesh_options)
         length = int(p["window_length"]) or int(self._predictor.window_length)
         self._window: StampWindow[CropSample] = StampWindow(length, int(p["time_jump_back_s"] * 1e9))
-        self.get_logger().info(f"warming up the predictor (window of {length} frames on {p['device']})")
+        self._two_rate = isinstance(self._predictor, TwoRatePredictor)
+        self.get_logger().info(
+            f"warming up the predictor (window of {length} frames on {p['device']}; "
+            f"{'poses and meshes at their own rates' if self._two_rate else 'one predict call per window'})"
+        )
         t0 = time.monotonic()
         self._predictor.warm_up()
         self.get_logger().info(f"predictor ready in {time.monotonic() - t0:.1f} s")
@@ -58,17 +89,34 @@ class InferenceNode(Node):
         self._rejects = RejectCounter()
         self._rate = diagnostics.RateMeter()
         self._latency = diagnostics.LatencyStats()
-        self._counts = {"dropped (busy)": 0, "published": 0}
+        self._mesh_latency = diagnostics.LatencyStats()
+        self._drops = diagnostics.DropMeter(DROP_PLACES)
+        self._crop_gaps = SequenceGaps()
+        self._counts = {"poses published": 0, "meshes published": 0, "mesh frames superseded": 0}
+        self._mesh_every = int(p["mesh_every"])
+        self._poses_done = 0
+        self._orientation: Orientation | None = None
         self._slot: LatestSlot[list[CropSample]] = LatestSlot()
+        self._mesh_slot: LatestSlot[Any] = LatestSlot()
+        self._mesh_limit = RateLimiter(float(p["mesh_rate_hz"]) or float("inf"))
         self._stop = threading.Event()
+        self._publish_lock = threading.Lock()
+        self._sequences = {"pose": 0, "mesh": 0}
         self._publisher = self.create_publisher(HandObjectReconstruction, "reconstruction", runtime.reliable_qos(10))
+        self._mesh_publisher = self.create_publisher(HandObjectReconstruction, MESH_TOPIC, runtime.reliable_qos(2))
         runtime.watched_subscription(self, CropFrame, "crop", self._on_crop, runtime.reliable_qos(int(p["crop_queue_depth"])))
-        self._worker = threading.Thread(target=self._work, name="gsdf_inference_worker", daemon=True)
-        self._worker.start()
+        self._workers = [threading.Thread(target=self._pose_loop, name="gsdf_pose_worker", daemon=True)]
+        if self._two_rate and self._predictor.makes_meshes:
+            self._workers.append(threading.Thread(target=self._mesh_loop, name="gsdf_mesh_worker", daemon=True))
+        for worker in self._workers:
+            worker.start()
         diagnostics.DiagnosticsTask(self, self._report, p["diagnostics_period_s"])
 
+    # --- crops in ---------------------------------------------------------------------------
     def _on_crop(self, msg: CropFrame) -> None:
         self._rate.tick()
+        self._drops.arrive()
+        self._drops.drop("lost in transport (crop)", self._crop_gaps.add(int(msg.sequence)))
         try:
             self._add_crop(msg)
         except Exception as exc:  # one bad message must not stop the node
@@ -90,58 +138,139 @@ class InferenceNode(Node):
         if reason is not None:
             self._reject(reason, "window restarted" if accepted else "crop not newer than the window's newest")
         if accepted and self._slot.put(self._window.snapshot()):
-            self._counts["dropped (busy)"] += 1
+            self._drops.drop("busy (pose)")
 
-    def _work(self) -> None:
+    # --- pose worker ------------------------------------------------------------------------
+    def _pose_loop(self) -> None:
         while not self._stop.is_set():
             window = self._slot.take(timeout_s=0.5)
             if window:
-                self._predict_and_publish(window)
+                self._guarded(self._pose_and_publish, window)
 
-    def _predict_and_publish(self, window: list[CropSample]) -> None:
+    def _guarded(self, work: Any, item: Any) -> None:
+        """Run one unit of work; its errors are counted and logged, never fatal."""
+        try:
+            work(item)
+        except Exception as exc:  # a failing prediction must not stop the node
+            if not self._stop.is_set():
+                self._reject(RejectReason.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}")
+
+    def _pose_and_publish(self, window: list[CropSample]) -> None:
         newest = window[-1]
         t0 = time.monotonic()
-        try:
-            result = self._predictor.predict(window)
-            elapsed_ms = (time.monotonic() - t0) * 1e3
-            result = dataclasses.replace(
-                result,
-                stamp_ns=newest.stamp_ns,
-                frame_id=newest.frame_id,
-                window_length=len(window),
-                stage_ms={**result.stage_ms, "predict": elapsed_ms},
-            )
-            if not result.is_finite():
-                self._reject(RejectReason.NON_FINITE, "the predictor returned NaN or Inf: result not published")
-                return
-            self._publisher.publish(reconstruction_to_msg(result))
-        except Exception as exc:  # a failing prediction must not stop the node
-            if self._stop.is_set():
-                return
-            self._reject(RejectReason.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}")
+        if self._two_rate:
+            result, job = self._predictor.predict_pose(window)
+        else:
+            result, job = self._predictor.predict(window), None
+        elapsed_ms = (time.monotonic() - t0) * 1e3
+        result = dataclasses.replace(result, stamp_ns=newest.stamp_ns, frame_id=newest.frame_id, window_length=len(window),
+                                     stage_ms={**result.stage_ms, "predict": elapsed_ms})
+        if not result.is_finite():
+            self._reject(RejectReason.NON_FINITE, "the predictor returned NaN or Inf: result not published")
             return
+        if not self._two_rate and (result.hand_mesh is not None or result.object_mesh is not None) and result.mesh_stamp_ns in (None, result.stamp_ns):
+            self._publish(self._mesh_publisher, "mesh", result)  # a one-call predictor's fresh meshes
+        self._publish(self._publisher, "pose", self._pose_only(result))
         self._latency.add(elapsed_ms)
-        self._counts["published"] += 1
+        self._counts["poses published"] += 1
+        self._poses_done += 1
+        if job is not None and (self._poses_done - 1) % self._mesh_every == 0 and self._mesh_slot.put(job):
+            self._counts["mesh frames superseded"] += 1
 
+    def _pose_only(self, result: Reconstruction) -> Reconstruction:
+        """`result` without meshes, with the newest estimated object orientation when recent enough."""
+        result = dataclasses.replace(result, hand_mesh=None, object_mesh=None, mesh_stamp_ns=None)
+        known = self._orientation
+        max_age_ns = float(self.get_parameter("orientation_max_age_s").value) * 1e9
+        if result.object_orientation is None and known is not None and known.frame_id == result.frame_id \
+                and 0 <= result.stamp_ns - known.stamp_ns <= max_age_ns:
+            result = dataclasses.replace(result, object_orientation=known.quaternion, object_orientation_stamp_ns=known.stamp_ns)
+        elif result.object_orientation is not None and result.object_orientation_stamp_ns is not None \
+                and not 0 <= result.stamp_ns - result.object_orientation_stamp_ns <= max_age_ns:
+            result = dataclasses.replace(result, object_orientation=None, object_orientation_stamp_ns=None)
+        return result
+
+    # --- mesh worker ------------------------------------------------------------------------
+    def _mesh_loop(self) -> None:
+        lower_thread_priority(MESH_THREAD_NICE)
+        while not self._stop.is_set():
+            self._mesh_limit.rate_hz = float(self.get_parameter("mesh_rate_hz").value) or float("inf")
+            while not self._mesh_limit.ready() and not self._stop.is_set():
+                time.sleep(0.01)
+            job = self._mesh_slot.take(timeout_s=0.5)
+            if job is not None:
+                self._mesh_limit.done()
+                self._guarded(self._mesh_and_publish, job)
+
+    def _mesh_and_publish(self, job: Any) -> None:
+        t0 = time.monotonic()
+        result = self._predictor.predict_meshes(job)
+        elapsed_ms = (time.monotonic() - t0) * 1e3
+        if not result.is_finite():
+            self._reject(RejectReason.NON_FINITE, "the mesh path returned NaN or Inf: meshes not published")
+            return
+        if result.object_orientation is not None:
+            self._orientation = Orientation(result.frame_id, result.stamp_ns, result.object_orientation)
+        self._publish(self._mesh_publisher, "mesh", dataclasses.replace(result, stage_ms={**result.stage_ms, "meshes": elapsed_ms}))
+        self._mesh_latency.add(elapsed_ms)
+        self._counts["meshes published"] += 1
+
+    def _publish(self, publisher: Any, kind: str, result: Reconstruction) -> None:
+        msg = reconstruction_to_msg(result, self._sequences[kind])
+        with self._publish_lock:
+            self._sequences[kind] += 1
+            publisher.publish(msg)
+
+    # --- diagnostics ------------------------------------------------------------------------
     def _reject(self, reason: RejectReason, detail: str) -> None:
         count = self._rejects.add(reason)
+        if reason not in (RejectReason.TIME_JUMP_BACK, RejectReason.FRAME_MISMATCH):
+            self._drops.drop("rejected")
         self.get_logger().warning(f"{reason.value} ({count} so far): {detail}", throttle_duration_sec=runtime.LOG_THROTTLE_S)
 
     def _report(self) -> diagnostics.Report:
         report = diagnostics.input_report(self._rate, float(self.get_parameter("input_stale_s").value), "crop")
         report.values.update(self._counts)
-        report.values.update(diagnostics.latency_values("predict", self._latency))
+        report.values.update(diagnostics.latency_values("pose predict", self._latency))
+        report.values.update(diagnostics.latency_values("meshes", self._mesh_latency))
         report.values["rejected"] = self._rejects.total
         report.values.update({f"rejected: {k}": v for k, v in self._rejects.as_dict().items()})
+        warn = float(self.get_parameter("drop_warn_ratio").value)
+        self._drops.report(report, {"busy (pose)": float(self.get_parameter("busy_drop_warn_ratio").value), "*": warn})
         if self._rejects.count(RejectReason.NON_FINITE) or self._rejects.count(RejectReason.PROCESSING_ERROR):
             report.worsen(diagnostics.WARN, "predictor produced errors or non-finite results")
         return report
 
     def close(self) -> None:
-        """Stop the worker thread."""
+        """Stop the worker threads."""
         self._stop.set()
         self._slot.close()
-        self._worker.join(timeout=5.0)
+        self._mesh_slot.close()
+        for worker in self._workers:
+            worker.join(timeout=5.0)
+
+
+def lower_thread_priority(nice: int) -> None:
+    """Make the calling thread (and the threads it starts later) `nice` steps nicer; best effort."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + nice)
+    except (OSError, AttributeError):
+        pass
+
+
+def check_device(device: str) -> None:
+    """StartupError unless `device` exists: a CUDA device needs a CUDA build of torch and that GPU."""
+    name = device.strip().lower()
+    if not name.startswith("cuda"):
+        return
+    import torch
+
+    index = int(name.split(":", 1)[1]) if ":" in name and name.split(":", 1)[1].isdigit() else 0
+    if not torch.cuda.is_available():
+        why = "this torch has no CUDA support" if torch.version.cuda is None else "no CUDA GPU is visible"
+        raise runtime.StartupError(f"device {device!r} was requested but {why} (torch {torch.__version__}); set device:=cpu or install a CUDA build", MODEL_LOAD_EXIT_CODE)
+    if index >= torch.cuda.device_count():
+        raise runtime.StartupError(f"device {device!r} was requested but only {torch.cuda.device_count()} CUDA device(s) exist", MODEL_LOAD_EXIT_CODE)
 
 
 def is_model_load_error(exc: BaseException) -> bool:

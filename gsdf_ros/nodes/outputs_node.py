@@ -1,38 +1,61 @@
 """``gsdf_outputs``: reconstructions in; ``/tf``, ``object_pose``, ``markers`` and ``/diagnostics`` out.
 
-Every result becomes ONE ``tf2_msgs/TFMessage`` (a frame per hand joint ``<prefix>hand_<joint>``
-and ``<prefix>object``, children of the result's camera frame, stamped with its stamp) and a
-``PoseStamped``; RViz markers follow at most ``marker_rate_hz``.
+Pose results (``reconstruction``) become ONE ``tf2_msgs/TFMessage`` each, sent as soon as they
+arrive: a frame per hand joint ``<prefix>hand_<joint>`` (rotation from IK, x along the bone), the
+palm frame ``<prefix>hand`` and ``<prefix>object``, children of the result's camera frame, stamped
+with its stamp; and a ``PoseStamped``. Mesh results (``reconstruction/meshes``) are handled in a
+callback group of their own, on another executor thread, so a large mesh never delays ``/tf``.
+
+Markers: joints and bones from poses (at most ``marker_rate_hz``); hand and object meshes from
+every mesh result (they come at the mesh worker's own rate), expiring after
+``mesh_marker_lifetime_s``; a mesh result without a mesh deletes that mesh's marker, a pose result
+without a hand deletes the hand's markers.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from gsdf.msg import HandObjectReconstruction
 from geometry_msgs.msg import PoseStamped
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
+from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
 from gsdf_ros.nodes import diagnostics, params, runtime
-from gsdf_ros.nodes.conversions import msg_to_reconstruction, stamp_to_ns, to_marker_array, to_pose_stamped, to_tf_message
-from gsdf_ros.nodes.flow import RateLimiter
+from gsdf_ros.nodes.conversions import (
+    MESH_NAMESPACES,
+    SKELETON_NAMESPACES,
+    delete_all_marker,
+    delete_marker,
+    mesh_markers,
+    msg_to_reconstruction,
+    skeleton_markers,
+    stamp_to_ns,
+    to_pose_stamped,
+    to_tf_message,
+)
+from gsdf_ros.nodes.flow import RateLimiter, SequenceGaps
 from gsdf_ros.nodes.pairing import stamp_order_reason
 from gsdf_ros.nodes.validation import RejectCounter, RejectReason
 
 NODE_NAME = "gsdf_outputs"
 TF_QOS_DEPTH = 100
+MESH_TOPIC = "reconstruction/meshes"
+EXECUTOR_THREADS = 2
 
 PARAMETERS = (
-    params.ParamSpec("frame_prefix", "gsdf_", "prefix of the TF frames: <prefix>hand_<joint>, <prefix>object", read_only=True),
-    params.ParamSpec("marker_rate_hz", 5.0, "most MarkerArray messages per second (0: no markers)", min_value=0.0, max_value=100.0),
-    params.ParamSpec("publish_meshes", True, "include hand and object mesh markers (TRIANGLE_LIST)"),
+    params.ParamSpec("frame_prefix", "gsdf_", "prefix of the TF frames: <prefix>hand_<joint>, <prefix>hand (palm), <prefix>object", read_only=True),
+    params.ParamSpec("marker_rate_hz", 5.0, "most skeleton MarkerArray messages per second (0: none); mesh markers follow every mesh result", min_value=0.0, max_value=100.0),
+    params.ParamSpec("publish_meshes", True, "hand and object mesh markers (TRIANGLE_LIST) from reconstruction/meshes"),
+    params.ParamSpec("mesh_marker_lifetime_s", 2.0, "mesh markers expire this long after their mesh unless a newer one replaces them (0: never)", min_value=0.0, max_value=3600.0),
     params.ParamSpec("latency_warn_ms", 500.0, "diagnostics warn when the mean end-to-end latency exceeds this", min_value=0.0, max_value=1e6),
     params.TIME_JUMP_BACK,
     params.INPUT_STALE,
     params.DIAGNOSTICS_PERIOD,
+    params.DROP_WARN,
 )
+DROP_PLACES = ("lost in transport (reconstruction)", "lost in transport (meshes)", "rejected")
 
 
 class TfSender:
@@ -64,66 +87,115 @@ class OutputsNode(Node):
         self._tf = TfSender(self)
         self._pose_pub = self.create_publisher(PoseStamped, "object_pose", runtime.reliable_qos(10))
         self._marker_pub = self.create_publisher(MarkerArray, "markers", runtime.reliable_qos(2))
-        self._markers = RateLimiter(float(p["marker_rate_hz"]))
+        self._skeleton_markers = RateLimiter(float(p["marker_rate_hz"]))
         self._clear_markers = True  # DELETEALL with the first markers: nothing stale from a previous run
         self._last_stamp_ns: int | None = None
-        self._last_mesh_stamp_ns = 0
+        self._last_mesh_stamp_ns: int | None = None
         self._rejects = RejectCounter()
         self._rate = diagnostics.RateMeter()
+        self._mesh_rate = diagnostics.RateMeter()
         self._latency = diagnostics.LatencyStats()
+        self._tf_delay = diagnostics.LatencyStats()
+        self._drops = diagnostics.DropMeter(DROP_PLACES)
+        self._gaps = {"pose": SequenceGaps(), "mesh": SequenceGaps()}
         self._published = 0
-        runtime.watched_subscription(self, HandObjectReconstruction, "reconstruction", self._on_reconstruction, runtime.reliable_qos(10))
+        self._without_hand = 0
+        pose_group, mesh_group = MutuallyExclusiveCallbackGroup(), MutuallyExclusiveCallbackGroup()
+        runtime.watched_subscription(self, HandObjectReconstruction, "reconstruction", self._on_reconstruction, runtime.reliable_qos(10), callback_group=pose_group)
+        self.create_subscription(HandObjectReconstruction, MESH_TOPIC, self._on_meshes, runtime.reliable_qos(2), callback_group=mesh_group)
         diagnostics.DiagnosticsTask(self, self._report, p["diagnostics_period_s"])
 
+    # --- poses ------------------------------------------------------------------------------
     def _on_reconstruction(self, msg: HandObjectReconstruction) -> None:
+        received_ns = self.get_clock().now().nanoseconds
         self._rate.tick()
+        self._drops.arrive()
+        self._drops.drop("lost in transport (reconstruction)", self._gaps["pose"].add(int(msg.sequence)))
         stamp_ns = stamp_to_ns(msg.header.stamp)
-        self._latency.add((self.get_clock().now().nanoseconds - stamp_ns) / 1e6)
+        self._latency.add((received_ns - stamp_ns) / 1e6)
         try:
-            self._publish(msg, stamp_ns)
+            self._publish_pose(msg, stamp_ns)
         except Exception as exc:  # one bad message must not stop the node
             self._reject(RejectReason.MALFORMED_MESSAGE if isinstance(exc, ValueError) else RejectReason.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}")
+        self._tf_delay.add((self.get_clock().now().nanoseconds - received_ns) / 1e6)
 
-    def _publish(self, msg: HandObjectReconstruction, stamp_ns: int) -> None:
+    def _publish_pose(self, msg: HandObjectReconstruction, stamp_ns: int) -> None:
         reason = stamp_order_reason(self._last_stamp_ns, stamp_ns, self._jump_back_ns)
         if reason is RejectReason.TIME_JUMP_BACK:
             self._reject(reason, "time jumped back: markers cleared")
             self._clear_markers = True
+            self._last_mesh_stamp_ns = None
         elif reason is not None:
             self._reject(reason, "result not newer than the previous one")
             return
-        markers_due = self._markers_due()
-        mesh_stamp_ns = stamp_to_ns(msg.mesh_stamp)
-        with_meshes = markers_due and bool(self.get_parameter("publish_meshes").value) and mesh_stamp_ns != self._last_mesh_stamp_ns
-        rec = msg_to_reconstruction(msg, with_meshes=with_meshes)
+        if not msg.parts & HandObjectReconstruction.PART_HAND_JOINTS:
+            self._last_stamp_ns = stamp_ns
+            self._without_hand += 1
+            header = Header(stamp=msg.header.stamp, frame_id=msg.header.frame_id)
+            self._marker_pub.publish(MarkerArray(markers=[delete_marker(ns, header) for ns in SKELETON_NAMESPACES + MESH_NAMESPACES[:1]]))
+            return
+        rec = msg_to_reconstruction(msg, with_meshes=False)
         if not rec.is_finite():
             self._reject(RejectReason.NON_FINITE, "result with NaN or Inf not published")
             return
         self._last_stamp_ns = stamp_ns
         self._tf.send(to_tf_message(rec, self._prefix))
         self._pose_pub.publish(to_pose_stamped(rec))
-        if markers_due:
-            self._marker_pub.publish(to_marker_array(rec, with_meshes=with_meshes, delete_all_first=self._clear_markers))
-            self._clear_markers = False
-            self._markers.done()
-            if with_meshes and (rec.hand_mesh is not None or rec.object_mesh is not None):
-                self._last_mesh_stamp_ns = mesh_stamp_ns
         self._published += 1
+        if self._due(self._skeleton_markers):
+            markers = ([delete_all_marker()] if self._clear_markers else []) + skeleton_markers(rec)
+            self._clear_markers = False
+            self._marker_pub.publish(MarkerArray(markers=markers))
 
-    def _markers_due(self) -> bool:
-        self._markers.rate_hz = float(self.get_parameter("marker_rate_hz").value)
-        return self._markers.ready()
+    # --- meshes -----------------------------------------------------------------------------
+    def _on_meshes(self, msg: HandObjectReconstruction) -> None:
+        self._mesh_rate.tick()
+        self._drops.drop("lost in transport (meshes)", self._gaps["mesh"].add(int(msg.sequence)))
+        try:
+            self._publish_meshes(msg)
+        except Exception as exc:  # one bad message must not stop the node
+            self._reject(RejectReason.MALFORMED_MESSAGE if isinstance(exc, ValueError) else RejectReason.PROCESSING_ERROR, f"meshes: {type(exc).__name__}: {exc}")
+
+    def _publish_meshes(self, msg: HandObjectReconstruction) -> None:
+        stamp_ns = stamp_to_ns(msg.header.stamp)
+        if self._last_mesh_stamp_ns is not None and stamp_order_reason(self._last_mesh_stamp_ns, stamp_ns, self._jump_back_ns) is not None \
+                and self._last_mesh_stamp_ns - stamp_ns < self._jump_back_ns:
+            return  # an older mesh than the one shown: skip it (not an error: the two topics are not ordered together)
+        if not bool(self.get_parameter("publish_meshes").value):
+            return
+        rec = msg_to_reconstruction(msg, with_meshes=True)
+        if not rec.is_finite():
+            self._reject(RejectReason.NON_FINITE, "meshes with NaN or Inf not published")
+            return
+        self._last_mesh_stamp_ns = stamp_ns
+        self._marker_pub.publish(MarkerArray(markers=mesh_markers(rec, float(self.get_parameter("mesh_marker_lifetime_s").value))))
+
+    # --- helpers ----------------------------------------------------------------------------
+    def _due(self, limiter: RateLimiter) -> bool:
+        """True (and recorded) when markers of this kind may go out now."""
+        limiter.rate_hz = float(self.get_parameter("marker_rate_hz").value)
+        if not limiter.ready():
+            return False
+        limiter.done()
+        return True
 
     def _reject(self, reason: RejectReason, detail: str) -> None:
         count = self._rejects.add(reason)
+        if reason is not RejectReason.TIME_JUMP_BACK:
+            self._drops.drop("rejected")
         self.get_logger().warning(f"{reason.value} ({count} so far): {detail}", throttle_duration_sec=runtime.LOG_THROTTLE_S)
 
     def _report(self) -> diagnostics.Report:
         report = diagnostics.input_report(self._rate, float(self.get_parameter("input_stale_s").value), "reconstruction")
         report.values["published"] = self._published
+        report.values["mesh rate (Hz)"] = round(self._mesh_rate.rate_hz(), 2)
+        report.values["meshes received"] = self._mesh_rate.total
+        report.values["results without a hand"] = self._without_hand
         report.values.update(diagnostics.latency_values("end-to-end latency", self._latency))
+        report.values.update(diagnostics.latency_values("receive to /tf", self._tf_delay))
         report.values["rejected"] = self._rejects.total
         report.values.update({f"rejected: {k}": v for k, v in self._rejects.as_dict().items()})
+        self._drops.report(report, {"*": float(self.get_parameter("drop_warn_ratio").value)})
         mean = self._latency.summary().get("mean", 0.0)
         if mean > float(self.get_parameter("latency_warn_ms").value):
             report.worsen(diagnostics.WARN, f"end-to-end latency {mean:.0f} ms")
@@ -131,7 +203,7 @@ class OutputsNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return runtime.run(OutputsNode, args)
+    return runtime.run(OutputsNode, args, threads=EXECUTOR_THREADS)
 
 
 if __name__ == "__main__":

@@ -83,3 +83,10 @@ TIME_JUMP_BACK = ParamSpec(
     min_value=0.001,
     max_value=3600.0,
 )
+DROP_WARN = ParamSpec(
+    "drop_warn_ratio",
+    0.05,
+    "diagnostics warn when more than this fraction of the frames that arrived in the last 10 s was dropped at one place (pairing, transport gaps, queues)",
+    min_value=0.0,
+    max_value=1.0,
+)

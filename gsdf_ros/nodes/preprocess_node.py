@@ -4,6 +4,11 @@ Subscribes ``image`` (``sensor_msgs/Image``, or ``image/compressed`` when ``comp
 and ``camera_info`` with sensor-data QoS, pairs them by stamp, validates, cuts a square crop
 with the exact virtual-camera homography and publishes ``gsdf/CropFrame`` on ``crop``. In
 ``tracked`` mode the box follows the joints of the last message on ``reconstruction``.
+
+Reliability ``auto`` subscribes reliable unless the camera offers only best effort: a 640x480
+frame is about 15 UDP fragments, and best effort loses the frame with any one of them. Frames that
+never arrive (stamp gaps), images without a matching camera_info and rejected frames are counted
+per place in /diagnostics, which warns above ``drop_warn_ratio``.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from gsdf_ros.geometry import Intrinsics, VirtualCrop, virtual_crop, warp_crop
 from gsdf_ros.nodes import diagnostics, params, runtime
 from gsdf_ros.nodes.conversions import joints_from_msg, make_crop_frame, stamp_to_ns
 from gsdf_ros.nodes.cropping import CROP_MODES, TrackedHand, choose_box
+from gsdf_ros.nodes.flow import StampGaps
 from gsdf_ros.nodes.image_conversion import decode_compressed_rgb8, image_to_numpy, to_rgb8
 from gsdf_ros.nodes.pairing import PairResult, StampPairer
 from gsdf_ros.nodes.validation import CameraFacts, RejectCounter, RejectReason, check_frame, check_intrinsics
@@ -27,7 +33,7 @@ from gsdf_ros.nodes.validation import CameraFacts, RejectCounter, RejectReason, 
 NODE_NAME = "gsdf_preprocess"
 
 PARAMETERS = (
-    params.ParamSpec("image_reliability", "best_effort", "QoS reliability of the image and camera_info subscriptions", read_only=True, choices=("best_effort", "reliable")),
+    params.ParamSpec("image_reliability", "auto", "QoS reliability of the image and camera_info subscriptions (auto: reliable unless the camera offers only best effort)", read_only=True, choices=runtime.RELIABILITY_CHOICES),
     params.ParamSpec("image_queue_depth", 5, "QoS depth of the image and camera_info subscriptions", read_only=True, min_value=1, max_value=100),
     params.ParamSpec("compressed", False, "subscribe to image/compressed (sensor_msgs/CompressedImage) instead of image", read_only=True),
     params.ParamSpec("crop_mode", "tracked", "full: whole frame; roi: the fixed roi; tracked: around the last reconstructed hand (full frame when stale)", choices=CROP_MODES),
@@ -42,7 +48,9 @@ PARAMETERS = (
     params.TIME_JUMP_BACK,
     params.INPUT_STALE,
     params.DIAGNOSTICS_PERIOD,
+    params.DROP_WARN,
 )
+DROP_PLACES = ("missed (stamp gaps)", "unpaired", "rejected")
 
 
 def camera_facts(info: CameraInfo) -> CameraFacts:
@@ -59,25 +67,27 @@ class PreprocessNode(Node):
         self._pairer: StampPairer[Any, CameraInfo] = StampPairer(int(p["pair_queue_size"]), int(p["pair_tolerance_s"] * 1e9), jump_ns)
         self._rejects = RejectCounter()
         self._rate = diagnostics.RateMeter()
+        self._drops = diagnostics.DropMeter(DROP_PLACES)
+        self._gaps = StampGaps()
         self._sequence = 0
         self._hand: TrackedHand | None = None
         self._last_mode = ""
 
-        qos = runtime.sensor_qos(p["image_reliability"], int(p["image_queue_depth"]))
+        reliability, depth = str(p["image_reliability"]), int(p["image_queue_depth"])
         self._crop_pub = self.create_publisher(CropFrame, "crop", runtime.reliable_qos(10))
         self._crop_image_pub = self.create_publisher(Image, "crop/image", runtime.reliable_qos(2)) if p["publish_crop_image"] else None
-        if self._compressed:
-            runtime.watched_subscription(self, CompressedImage, "image/compressed", self._on_image, qos)
-        else:
-            runtime.watched_subscription(self, Image, "image", self._on_image, qos)
-        runtime.watched_subscription(self, CameraInfo, "camera_info", self._on_info, qos)
+        image_type, image_topic = (CompressedImage, "image/compressed") if self._compressed else (Image, "image")
+        self._image_sub = runtime.AdaptiveSubscription(self, image_type, image_topic, self._on_image, reliability, depth)
+        self._info_sub = runtime.AdaptiveSubscription(self, CameraInfo, "camera_info", self._on_info, reliability, depth)
         self.create_subscription(HandObjectReconstruction, "reconstruction", self._on_reconstruction, runtime.reliable_qos(2))
         diagnostics.DiagnosticsTask(self, self._report, p["diagnostics_period_s"])
 
     # --- inputs ---------------------------------------------------------------------------
     def _on_image(self, msg: Any) -> None:
         self._rate.tick()
+        self._drops.arrive()
         stamp_ns = stamp_to_ns(msg.header.stamp)
+        self._drops.drop("missed (stamp gaps)", self._gaps.add(stamp_ns))
         self._offer(lambda: self._pairer.add_image(stamp_ns, msg))
 
     def _on_info(self, msg: CameraInfo) -> None:
@@ -95,9 +105,11 @@ class PreprocessNode(Node):
             result = add()
             for _ in range(result.unpaired):
                 self._rejects.add(RejectReason.UNPAIRED)
+            self._drops.drop("unpaired", result.unpaired)
             if result.reject is RejectReason.TIME_JUMP_BACK:
                 self._reject(result.reject, "time jumped back: pairing and tracking state cleared")
                 self._pairer.reset()
+                self._gaps.reset()
                 self._hand = None
                 result = add()
             elif result.reject is not None:
@@ -110,6 +122,8 @@ class PreprocessNode(Node):
 
     def _reject(self, reason: RejectReason, detail: str) -> None:
         count = self._rejects.add(reason)
+        if reason is not RejectReason.TIME_JUMP_BACK:
+            self._drops.drop("rejected")
         self.get_logger().warning(f"input rejected ({reason.value}, {count} so far): {detail}", throttle_duration_sec=runtime.LOG_THROTTLE_S)
 
     # --- one frame ------------------------------------------------------------------------
@@ -179,6 +193,8 @@ class PreprocessNode(Node):
         report = diagnostics.input_report(self._rate, float(self.get_parameter("input_stale_s").value), "image")
         report.values["crops published"] = self._sequence
         report.values["crop mode"] = self._last_mode or "none yet"
+        report.values["image reliability"] = self._image_sub.reliability
+        self._drops.report(report, {"*": float(self.get_parameter("drop_warn_ratio").value)})
         report.values["rejected"] = self._rejects.total
         report.values.update({f"rejected: {k}": v for k, v in self._rejects.as_dict().items()})
         return report

@@ -12,6 +12,8 @@ from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 
 RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
+RELIABILITY_CHOICES = ("auto", "reliable", "best_effort")
+"""auto: reliable, unless a publisher of the topic offers only best effort (then best effort)."""
 LOG_THROTTLE_S = 5.0
 MATCH_REPORT_DELAY_S = 2.0
 
@@ -35,7 +37,10 @@ def reliable_qos(depth: int = 10) -> QoSProfile:
     return QoSProfile(depth=depth, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
 
 
-def watched_subscription(node: Node, msg_type: Any, topic: str, callback: Callable[[Any], None], qos: QoSProfile) -> Any:
+def watched_subscription(
+    node: Node, msg_type: Any, topic: str, callback: Callable[[Any], None], qos: QoSProfile,
+    on_incompatible_qos: Callable[[], None] | None = None, callback_group: Any = None,
+) -> Any:
     """A subscription that logs how many publishers match, when that changes, and QoS conflicts.
 
     Silent QoS mismatches (a reliable subscriber on a best-effort camera) show up in the log
@@ -52,9 +57,11 @@ def watched_subscription(node: Node, msg_type: Any, topic: str, callback: Callab
             f"{resolved}: a publisher has incompatible QoS (policy {info.last_policy_kind}); "
             f"this subscription asks for {qos.reliability.name.lower()} — set the reliability parameter to match"
         )
+        if on_incompatible_qos is not None:
+            on_incompatible_qos()
 
     events = SubscriptionEventCallbacks(matched=on_matched, incompatible_qos=on_incompatible)
-    subscription = node.create_subscription(msg_type, topic, callback, qos, event_callbacks=events)
+    subscription = node.create_subscription(msg_type, topic, callback, qos, event_callbacks=events, callback_group=callback_group)
 
     def report_once() -> None:
         timer.cancel()
@@ -66,8 +73,54 @@ def watched_subscription(node: Node, msg_type: Any, topic: str, callback: Callab
     return subscription
 
 
-def run(make_node: Callable[[], Node], args: list[str] | None = None) -> int:
-    """Init rclpy, spin the node until Ctrl-C or shutdown, clean up.
+def publisher_reliabilities(node: Node, topic: str) -> list[str]:
+    """'reliable' / 'best_effort' of each publisher currently on `topic`."""
+    found = []
+    for info in node.get_publishers_info_by_topic(node.resolve_topic_name(topic)):
+        found.append("best_effort" if info.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT else "reliable")
+    return found
+
+
+def choose_reliability(requested: str, offered: list[str]) -> str:
+    """The reliability to subscribe with: `requested`, or for 'auto' reliable unless a publisher offers
+    only best effort. Reliable keeps large frames (a 640x480 image is ~15 UDP fragments) that best
+    effort loses whenever one fragment is lost."""
+    if requested != "auto":
+        return requested
+    return "best_effort" if "best_effort" in offered else "reliable"
+
+
+class AdaptiveSubscription:
+    """A sensor subscription whose reliability follows the ``auto`` rule, re-made with best effort
+    when a best-effort-only publisher appears later (an incompatible-QoS event), with a warning."""
+
+    def __init__(self, node: Node, msg_type: Any, topic: str, callback: Callable[[Any], None], requested: str, depth: int) -> None:
+        self._node, self._type, self._topic, self._callback, self._depth = node, msg_type, topic, callback, depth
+        self.requested = requested
+        self.reliability = choose_reliability(requested, publisher_reliabilities(node, topic))
+        self._switch_timer = None
+        self.subscription = watched_subscription(node, msg_type, topic, callback, sensor_qos(self.reliability, depth), self._on_incompatible)
+        node.get_logger().info(f"{node.resolve_topic_name(topic)}: subscribing {self.reliability} (image_reliability {requested})")
+
+    def _on_incompatible(self) -> None:
+        if self.requested != "auto" or self.reliability == "best_effort" or self._switch_timer is not None:
+            return
+        self._switch_timer = self._node.create_timer(0.0, self._switch_to_best_effort)
+
+    def _switch_to_best_effort(self) -> None:
+        self._switch_timer.cancel()
+        self._node.destroy_subscription(self.subscription)
+        self.reliability = "best_effort"
+        self.subscription = watched_subscription(self._node, self._type, self._topic, self._callback, sensor_qos("best_effort", self._depth))
+        self._node.get_logger().warning(
+            f"{self._node.resolve_topic_name(self._topic)}: a publisher offers only best effort; now subscribing best effort "
+            "(large frames may be lost in transport: they are counted as missed)"
+        )
+
+
+def run(make_node: Callable[[], Node], args: list[str] | None = None, threads: int = 1) -> int:
+    """Init rclpy, spin the node until Ctrl-C or shutdown (``threads`` > 1: a multi-threaded
+    executor, for nodes whose callback groups must not wait for each other), clean up.
 
     Returns 0, the :class:`StartupError`'s exit code, or 1 for another start-up problem.
     """
@@ -76,7 +129,14 @@ def run(make_node: Callable[[], Node], args: list[str] | None = None) -> int:
     code = 0
     try:
         node = make_node()
-        rclpy.spin(node)
+        if threads > 1:
+            from rclpy.executors import MultiThreadedExecutor
+
+            executor = MultiThreadedExecutor(num_threads=threads)
+            executor.add_node(node)
+            executor.spin()
+        else:
+            rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (StartupError, ValueError, FileNotFoundError, NotImplementedError) as exc:

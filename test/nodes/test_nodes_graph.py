@@ -110,6 +110,24 @@ def test_launch_arguments_reach_the_right_nodes(monkeypatch: pytest.MonkeyPatch)
     assert by_name["rviz2"]["arguments"] == ["-d", str(graph.package_file("rviz/gsdf.rviz"))]
 
 
+def test_params_file_model_settings_are_used_unless_an_argument_is_given(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """checkpoint, device and window_length of a params file reach the node when no launch argument
+    names them (neither front end passes its own default on top), and an explicit argument wins."""
+    params = yaml.safe_load((ROOT / "config" / "gsdf.yaml").read_text())
+    params["/**"]["ros__parameters"].update(checkpoint="/models/mine.pt", device="cuda:1", window_length=3)
+    params_file = tmp_path / "mine.yaml"
+    params_file.write_text(yaml.safe_dump(params))
+    for given, expected in (
+        ({"params_file": str(params_file)}, {}),
+        ({"params_file": str(params_file), "device": "cpu", "window_length": "0"}, {"device": "cpu", "window_length": 0}),
+    ):
+        _, nodes = _launched_nodes(monkeypatch, given)
+        inference = next(n.kwargs for n in nodes if n.kwargs["name"] == "gsdf_inference")
+        command = _parse_command(bringup.commands(given)["gsdf_inference"])
+        assert inference["parameters"] == [str(params_file), expected]
+        assert command["params_files"] == [str(params_file)] and command["overrides"] == expected
+
+
 def test_yaml_lists_every_parameter_with_its_default() -> None:
     from gsdf_ros.nodes import inference_node, outputs_node, preprocess_node
 

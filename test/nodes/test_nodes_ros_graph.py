@@ -5,6 +5,7 @@ processed window, drops counted with a slow predictor."""
 from __future__ import annotations
 
 import runpy
+import time
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from gsdf_ros.geometry import Intrinsics, virtual_crop  # noqa: E402
 from gsdf_ros.hand.joints import JOINT_NAMES  # noqa: E402
 from gsdf_ros.nodes import conversions as conv  # noqa: E402
 from gsdf_ros.nodes.image_conversion import numpy_to_image  # noqa: E402
+from gsdf_ros.frames import hand_frames  # noqa: E402
 from gsdf_ros.result import Reconstruction, TriangleMesh  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -99,42 +101,103 @@ def test_preprocess_crops_good_frames_and_counts_bad_ones(node_process, probe) -
     assert crops[1].sequence == crops[0].sequence + 1
 
 
-def _reconstruction(stamp_ns: int) -> Reconstruction:
-    faces = np.array([[0, 1, 2], [0, 2, 3]])
-    mesh = TriangleMesh(np.array([[0, 0, 0.5], [0.1, 0, 0.5], [0.1, 0.1, 0.5], [0, 0.1, 0.5]], np.float32), faces)
+def _square(n_quads: int = 1) -> TriangleMesh:
+    """`n_quads` unit squares side by side (two triangles each), metres, 0.5 m in front of the camera."""
+    i = np.arange(n_quads)
+    vertices = np.stack([np.column_stack([i * 0.1 + dx, np.full(n_quads, dy), np.full(n_quads, 0.5)]) for dx, dy in ((0, 0), (0.1, 0), (0.1, 0.1), (0, 0.1))], 1)
+    base = 4 * i[:, None]
+    faces = np.concatenate([base + [0, 1, 2], base + [0, 2, 3]])
+    return TriangleMesh(vertices.reshape(-1, 3).astype(np.float32), faces)
+
+
+def _reconstruction(stamp_ns: int, hand_mesh: TriangleMesh | None = None, object_mesh: TriangleMesh | None = None) -> Reconstruction:
     joints = np.column_stack([np.linspace(-0.05, 0.05, 21), np.zeros(21), np.full(21, 0.5)])
-    return Reconstruction(stamp_ns, FRAME, joints, np.ones(21), np.array([0.0, 0.02, 0.55]), hand_mesh=mesh, object_mesh=mesh)
+    joints[[5, 9, 13, 17], 1] = [0.02, 0.0, -0.02, -0.04]  # a palm that spans a plane
+    bones = np.repeat(np.eye(3)[None], 16, axis=0)
+    return Reconstruction(stamp_ns, FRAME, joints, np.ones(21), np.array([0.0, 0.02, 0.55]), hand_frames=hand_frames(joints, bones),
+                          hand_mesh=hand_mesh, object_mesh=object_mesh, mesh_stamp_ns=stamp_ns if hand_mesh or object_mesh else None)
+
+
+def _outputs_probe(node_process, probe, *ros_args: str):
+    node_process("outputs_node", "-p", "marker_rate_hz:=50.0", "-p", "frame_prefix:=gsdf_", *ros_args)
+    pubs = {topic: probe.create_publisher(HandObjectReconstruction, topic, RELIABLE) for topic in ("reconstruction", "reconstruction/meshes")}
+    got: dict[str, list] = {"tf": [], "pose": [], "markers": []}
+    stamp = lambda kind: (lambda m: got[kind].append((m, time.monotonic())))  # noqa: E731
+    probe.create_subscription(TFMessage, "/tf", stamp("tf"), QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
+    probe.create_subscription(PoseStamped, "object_pose", stamp("pose"), RELIABLE)
+    probe.create_subscription(MarkerArray, "markers", stamp("markers"), RELIABLE)
+    assert probe.spin_until(lambda: all(p.get_subscription_count() for p in pubs.values()) and probe.count_publishers("markers"), 20)
+    return pubs, got
+
+
+def _marker_actions(got: dict[str, list]) -> list[tuple[str, int]]:
+    return [(m.ns, m.action) for array, _ in got["markers"] for m in array.markers]
 
 
 def test_outputs_publish_tf_pose_and_markers_for_a_result(node_process, probe) -> None:
-    node_process("outputs_node", "-p", "marker_rate_hz:=50.0", "-p", "frame_prefix:=gsdf_")
-    pub = probe.create_publisher(HandObjectReconstruction, "reconstruction", RELIABLE)
-    tfs: list[TFMessage] = []
-    poses: list[PoseStamped] = []
-    markers: list[MarkerArray] = []
-    probe.create_subscription(TFMessage, "/tf", tfs.append, QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
-    probe.create_subscription(PoseStamped, "object_pose", poses.append, RELIABLE)
-    probe.create_subscription(MarkerArray, "markers", markers.append, RELIABLE)
-    assert probe.spin_until(lambda: pub.get_subscription_count() and probe.count_publishers("markers"), 20)
-
+    pubs, got = _outputs_probe(node_process, probe)
     bad = conv.reconstruction_to_msg(_reconstruction(20 * SEC))
     bad.hand_joints = []  # malformed: no joints; must be counted, not fatal
-    pub.publish(bad)
+    pubs["reconstruction"].publish(bad)
     good_stamp = 21 * SEC
-    pub.publish(conv.reconstruction_to_msg(_reconstruction(good_stamp)))
-    assert probe.spin_until(lambda: tfs and poses and markers, 15)
+    rec = _reconstruction(good_stamp)
+    pubs["reconstruction"].publish(conv.reconstruction_to_msg(rec))
+    assert probe.spin_until(lambda: got["tf"] and got["pose"] and got["markers"], 15)
 
-    assert len(tfs) == 1, "one TFMessage per result"
-    transforms = tfs[0].transforms
-    assert [t.child_frame_id for t in transforms] == [f"gsdf_hand_{n}" for n in JOINT_NAMES] + ["gsdf_object"]
+    assert len(got["tf"]) == 1, "one TFMessage per result"
+    transforms = got["tf"][0][0].transforms
+    assert [t.child_frame_id for t in transforms] == [f"gsdf_hand_{n}" for n in JOINT_NAMES] + ["gsdf_hand", "gsdf_object"]
     assert {t.header.frame_id for t in transforms} == {FRAME}
     assert {conv.stamp_to_ns(t.header.stamp) for t in transforms} == {good_stamp}
-    assert conv.stamp_to_ns(poses[0].header.stamp) == good_stamp and poses[0].pose.position.z == pytest.approx(0.55)
-    kinds = {m.ns: m for m in markers[0].markers if m.action == Marker.ADD}
-    assert markers[0].markers[0].action == Marker.DELETEALL
-    for ns in ("gsdf_hand_mesh", "gsdf_object_mesh"):
-        assert kinds[ns].type == Marker.TRIANGLE_LIST and len(kinds[ns].points) % 3 == 0 and len(kinds[ns].points) == 6
+    for t, expected in zip(transforms, list(rec.hand_frames.joint_rotations) + [rec.hand_frames.palm_rotation]):
+        np.testing.assert_allclose(conv.rotation_of(t.transform.rotation), expected, atol=1e-6)
+    pose = got["pose"][0][0]
+    assert conv.stamp_to_ns(pose.header.stamp) == good_stamp and pose.pose.position.z == pytest.approx(0.55)
+    first = got["markers"][0][0].markers
+    assert first[0].action == Marker.DELETEALL
+    kinds = {m.ns: m for m in first if m.action == Marker.ADD}
     assert kinds["gsdf_hand_joints"].type == Marker.SPHERE_LIST and kinds["gsdf_hand_bones"].type == Marker.LINE_LIST
+    assert "gsdf_hand_mesh" not in kinds, "a pose result carries no mesh"
+
+    pubs["reconstruction/meshes"].publish(conv.reconstruction_to_msg(_reconstruction(good_stamp, _square(), _square())))
+    assert probe.spin_until(lambda: len(got["markers"]) >= 2, 10)
+    meshes = {m.ns: m for m in got["markers"][1][0].markers}
+    for ns in ("gsdf_hand_mesh", "gsdf_object_mesh"):
+        assert meshes[ns].action == Marker.ADD and meshes[ns].type == Marker.TRIANGLE_LIST and len(meshes[ns].points) == 6
+        assert meshes[ns].lifetime.sec == 2, "mesh markers expire unless replaced"
+
+
+def test_outputs_delete_stale_mesh_markers(node_process, probe) -> None:
+    """A mesh result without the object's mesh deletes the object mesh marker; a result without a
+    hand deletes the hand's markers."""
+    pubs, got = _outputs_probe(node_process, probe)
+    pubs["reconstruction/meshes"].publish(conv.reconstruction_to_msg(_reconstruction(30 * SEC, _square(), _square())))
+    assert probe.spin_until(lambda: ("gsdf_object_mesh", Marker.ADD) in _marker_actions(got), 15)
+    pubs["reconstruction/meshes"].publish(conv.reconstruction_to_msg(_reconstruction(31 * SEC, _square(), None)))
+    assert probe.spin_until(lambda: ("gsdf_object_mesh", Marker.DELETE) in _marker_actions(got), 10), _marker_actions(got)
+    no_hand = conv.reconstruction_to_msg(_reconstruction(32 * SEC))
+    no_hand.parts = HandObjectReconstruction.PART_OBJECT_POSE
+    no_hand.hand_joints, no_hand.hand_joint_confidence, no_hand.hand_joint_orientations = [], [], []
+    pubs["reconstruction"].publish(no_hand)
+    wanted = {("gsdf_hand_mesh", Marker.DELETE), ("gsdf_hand_joints", Marker.DELETE), ("gsdf_hand_bones", Marker.DELETE)}
+    assert probe.spin_until(lambda: wanted <= set(_marker_actions(got)), 10), _marker_actions(got)
+
+
+def test_tf_is_not_delayed_by_a_large_mesh(node_process, probe) -> None:
+    """A pose result right behind a large mesh result gets its /tf first, within a short delay."""
+    pubs, got = _outputs_probe(node_process, probe)
+    pubs["reconstruction"].publish(conv.reconstruction_to_msg(_reconstruction(40 * SEC)))  # warm the pose path
+    assert probe.spin_until(lambda: got["tf"], 15)
+    big = conv.reconstruction_to_msg(_reconstruction(41 * SEC, _square(20_000), _square(20_000)))  # 80k triangles
+    pose = conv.reconstruction_to_msg(_reconstruction(42 * SEC))
+    pubs["reconstruction/meshes"].publish(big)
+    sent = time.monotonic()
+    pubs["reconstruction"].publish(pose)
+    assert probe.spin_until(lambda: len(got["tf"]) >= 2 and any(m.ns == "gsdf_hand_mesh" for a, _ in got["markers"] for m in a.markers), 30)
+    tf_at = got["tf"][1][1]
+    mesh_at = next(t for a, t in got["markers"] if any(m.ns == "gsdf_hand_mesh" for m in a.markers))
+    assert tf_at < mesh_at, "the /tf of the later pose went out before the large mesh's markers"
+    assert tf_at - sent < 0.25, f"/tf {1e3 * (tf_at - sent):.0f} ms after the pose result"
 
 
 def _crop(stamp_ns: int) -> CropFrame:
@@ -162,13 +225,13 @@ def test_inference_publishes_newest_stamps_and_counts_drops(node_process, probe)
         probe.spin_until(lambda: False, 0.025)
     last = stamps[-1]
     assert probe.spin_until(lambda: results and conv.stamp_to_ns(results[-1].header.stamp) == last, 10)
-    assert probe.spin_until(lambda: diag.get("gsdf_inference", {}).get("published") == str(len(results)), 5), diag
+    assert probe.spin_until(lambda: diag.get("gsdf_inference", {}).get("poses published") == str(len(results)), 5), diag
 
     got = [conv.stamp_to_ns(r.header.stamp) for r in results]
     assert got == sorted(set(got)) and set(got) <= set(stamps) and NAN_STAMP_NS not in got
     assert all(r.header.frame_id == FRAME and 1 <= r.window_length <= 3 for r in results)
     assert len(results) < len(stamps) / 2, "a 0.25 s predictor cannot keep up with 40 Hz"
     values = diag["gsdf_inference"]
-    assert int(values["dropped (busy)"]) > 0
+    assert int(values["dropped: busy (pose)"]) > 0
     assert values["rejected: non_finite"] == "1"
-    assert int(values["dropped (busy)"]) + len(results) + int(values["rejected"]) == int(values["crop received"]), values
+    assert int(values["dropped: busy (pose)"]) + len(results) + int(values["rejected"]) == int(values["crop received"]), values
