@@ -36,8 +36,6 @@ NODE_NAME = "gsdf_inference"
 MODEL_LOAD_EXIT_CODE = 2
 """Exit code when the checkpoint is missing, unreadable or does not fit the model, or the device is not there."""
 MESH_TOPIC = "reconstruction/meshes"
-MESH_THREAD_NICE = 10
-"""The mesh worker runs this much nicer than the pose worker (Linux: per thread), so poses win the CPU."""
 
 PARAMETERS = (
     params.ParamSpec("checkpoint", "", "model checkpoint file, or module:factory returning a Predictor (empty: the shipped tiny SynthHO model)", read_only=True),
@@ -47,6 +45,7 @@ PARAMETERS = (
     params.ParamSpec("mesh_resolution", 48, "marching-cubes grid resolution of the meshes", read_only=True, min_value=8, max_value=256),
     params.ParamSpec("mesh_every", 1, "offer every n-th pose frame to the mesh worker (poses go out for every one)", read_only=True, min_value=1, max_value=1000),
     params.ParamSpec("mesh_rate_hz", 2.0, "most meshes per second (0: as fast as the mesh worker goes)", min_value=0.0, max_value=100.0),
+    params.ParamSpec("mesh_nice", 5, "the mesh worker thread runs this much nicer than the pose worker (Linux, per thread), so poses win the CPU", read_only=True, min_value=0, max_value=19),
     params.ParamSpec("orientation_max_age_s", 1.0, "pose messages carry the object orientation of a mesh at most this old", min_value=0.0, max_value=60.0),
     params.ParamSpec("crop_queue_depth", 5, "QoS depth of the crop subscription", read_only=True, min_value=1, max_value=100),
     params.ParamSpec("busy_drop_warn_ratio", 0.8, "diagnostics warn when more than this fraction of recent crops was dropped because the model was busy", min_value=0.0, max_value=1.0),
@@ -94,6 +93,7 @@ class InferenceNode(Node):
         self._crop_gaps = SequenceGaps()
         self._counts = {"poses published": 0, "meshes published": 0, "mesh frames superseded": 0}
         self._mesh_every = int(p["mesh_every"])
+        self._mesh_nice = int(p["mesh_nice"])
         self._poses_done = 0
         self._orientation: Orientation | None = None
         self._slot: LatestSlot[list[CropSample]] = LatestSlot()
@@ -192,7 +192,7 @@ class InferenceNode(Node):
 
     # --- mesh worker ------------------------------------------------------------------------
     def _mesh_loop(self) -> None:
-        lower_thread_priority(MESH_THREAD_NICE)
+        lower_thread_priority(self._mesh_nice)
         while not self._stop.is_set():
             self._mesh_limit.rate_hz = float(self.get_parameter("mesh_rate_hz").value) or float("inf")
             while not self._mesh_limit.ready() and not self._stop.is_set():

@@ -235,3 +235,43 @@ def test_inference_publishes_newest_stamps_and_counts_drops(node_process, probe)
     assert int(values["dropped: busy (pose)"]) > 0
     assert values["rejected: non_finite"] == "1"
     assert int(values["dropped: busy (pose)"]) + len(results) + int(values["rejected"]) == int(values["crop received"]), values
+
+
+def test_inference_poses_do_not_wait_for_meshes(node_process, probe) -> None:
+    """Poses (20 ms each) go out for the crops of a 20 Hz stream while meshes (0.5 s each) follow at
+    their own rate on reconstruction/meshes; no pose message carries a mesh."""
+    node_process("inference_node", "-p", "checkpoint:=nodes_fake_predictor:two_rate", "-p", "mesh_rate_hz:=0.0")
+    pub = probe.create_publisher(CropFrame, "crop", RELIABLE)
+    poses: list[HandObjectReconstruction] = []
+    meshes: list[HandObjectReconstruction] = []
+    probe.create_subscription(HandObjectReconstruction, "reconstruction", poses.append, RELIABLE)
+    probe.create_subscription(HandObjectReconstruction, "reconstruction/meshes", meshes.append, RELIABLE)
+    assert probe.spin_until(lambda: pub.get_subscription_count() and probe.count_publishers("reconstruction/meshes"), 20)
+    stamps = [60 * SEC + i * 50_000_000 for i in range(60)]  # 3 s at 20 Hz
+    for stamp_ns in stamps:
+        pub.publish(_crop(stamp_ns))
+        probe.spin_until(lambda: False, 0.05)
+    assert probe.spin_until(lambda: poses and conv.stamp_to_ns(poses[-1].header.stamp) == stamps[-1], 10)
+    probe.spin_until(lambda: False, 1.0)
+    assert len(poses) >= 0.6 * len(stamps), f"{len(poses)} poses for {len(stamps)} crops"
+    assert 2 <= len(meshes) <= len(poses) / 3, f"{len(meshes)} meshes (0.5 s each) for {len(poses)} poses"
+    mesh_bits = HandObjectReconstruction.PART_HAND_MESH | HandObjectReconstruction.PART_OBJECT_MESH
+    assert all(not p.parts & mesh_bits and not p.hand_mesh.triangles and conv.stamp_to_ns(p.mesh_stamp) == 0 for p in poses)
+    pose_stamps = {conv.stamp_to_ns(p.header.stamp) for p in poses}
+    for m in meshes:
+        assert m.parts & HandObjectReconstruction.PART_HAND_MESH and conv.stamp_to_ns(m.mesh_stamp) == conv.stamp_to_ns(m.header.stamp) in pose_stamps
+    assert [p.sequence for p in poses] == list(range(poses[0].sequence, poses[0].sequence + len(poses)))
+
+
+def test_inference_refuses_a_cuda_device_that_is_not_there() -> None:
+    import os
+    import subprocess
+    import sys
+
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    cmd = [sys.executable, "-m", "gsdf_ros.nodes.inference_node", "--ros-args", "-p", "device:=cuda:0"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "cuda:0" in out.stderr + out.stdout and "CUDA" in out.stderr + out.stdout
