@@ -155,7 +155,7 @@ class StampGaps:
         missed = 0
         if period and interval >= 1.5 * period:
             missed = int(round(interval / period)) - 1
-        else:
+        elif not period or interval >= 0.5 * period:  # much shorter intervals are jitter, not the period
             self._intervals.append(interval)
         self.missed += missed
         return missed

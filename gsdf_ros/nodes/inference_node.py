@@ -44,7 +44,7 @@ PARAMETERS = (
     params.ParamSpec("mesh_mode", "c2f", "mesh extraction: c2f (coarse-to-fine narrow band), dense (the paper's grids) or none", read_only=True, choices=("c2f", "dense", "none")),
     params.ParamSpec("mesh_resolution", 48, "marching-cubes grid resolution of the meshes", read_only=True, min_value=8, max_value=256),
     params.ParamSpec("mesh_every", 1, "offer every n-th pose frame to the mesh worker (poses go out for every one)", read_only=True, min_value=1, max_value=1000),
-    params.ParamSpec("mesh_rate_hz", 2.0, "most meshes per second (0: as fast as the mesh worker goes)", min_value=0.0, max_value=100.0),
+    params.ParamSpec("mesh_rate_hz", 1.25, "most meshes per second (0: as fast as the mesh worker goes)", min_value=0.0, max_value=100.0),
     params.ParamSpec("mesh_nice", 5, "the mesh worker thread runs this much nicer than the pose worker (Linux, per thread), so poses win the CPU", read_only=True, min_value=0, max_value=19),
     params.ParamSpec("orientation_max_age_s", 1.0, "pose messages carry the object orientation of a mesh at most this old", min_value=0.0, max_value=60.0),
     params.ParamSpec("crop_queue_depth", 5, "QoS depth of the crop subscription", read_only=True, min_value=1, max_value=100),
