@@ -1,8 +1,9 @@
 """Run the whole gsdf graph on a played-back source and record what it publishes (for ``gsdf-demo``).
 
 The graph is started by ``gsdf-bringup`` exactly as a user starts it; the demo camera plays the
-source once it is up; a recorder node collects every ``reconstruction`` and counts ``/tf``
-messages. The caller claims the ROS domain (``gsdf_ros.ros_domain``) before calling.
+source once it is up; a recorder node collects every ``reconstruction`` (poses) and
+``reconstruction/meshes`` message (a frame's full reconstruction, used when that frame has one) and
+counts ``/tf`` messages. The caller claims the ROS domain (``gsdf_ros.ros_domain``) before calling.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tf2_msgs.msg import TFMessage
 
 from gsdf_ros.demo_report import DemoRun, LiveFrame
 from gsdf_ros.nodes import graph, runtime
+from gsdf_ros.nodes import conversions as conv
 from gsdf_ros.nodes.conversions import msg_to_reconstruction
 
 CAMERA_TOPIC = "/gsdf_demo/image"
@@ -87,9 +89,12 @@ def run_session(cfg: SessionConfig) -> DemoRun:
     rclpy.init()
     node = rclpy.create_node("gsdf_demo_recorder")
     received: list[tuple[HandObjectReconstruction, int]] = []
+    with_meshes: dict[int, HandObjectReconstruction] = {}
     tf_count = [0]
     node.create_subscription(HandObjectReconstruction, "reconstruction",
                              lambda m: received.append((m, time.time_ns())), runtime.reliable_qos(100))
+    node.create_subscription(HandObjectReconstruction, "reconstruction/meshes",
+                             lambda m: with_meshes.__setitem__(conv.stamp_to_ns(m.header.stamp), m), runtime.reliable_qos(100))
     node.create_subscription(TFMessage, "/tf", lambda m: tf_count.__setitem__(0, tf_count[0] + 1), runtime.reliable_qos(100))
     t0 = time.monotonic()
     try:
@@ -125,7 +130,7 @@ def run_session(cfg: SessionConfig) -> DemoRun:
     names = _read_index(index)
     results = [
         LiveFrame(names[rec.stamp_ns], rec, recv)
-        for rec, recv in ((msg_to_reconstruction(m), t) for m, t in received)
+        for rec, recv in ((msg_to_reconstruction(with_meshes.get(conv.stamp_to_ns(m.header.stamp), m)), t) for m, t in received)
         if rec.stamp_ns in names
     ]
     return DemoRun(frames_sent=len(names), results=results, seconds=seconds, checkpoint=cfg.checkpoint,

@@ -35,16 +35,16 @@ def test_non_finite_results_are_counted_not_published(node_process, probe) -> No
     bad = [s for s in stamps if is_bad_frame(s)]
     assert len(bad) == FRAMES // 2
     received = lambda: int(diag.value("gsdf_inference", "crop received") or 0)  # noqa: E731
-    assert probe.spin_until(lambda: received() == FRAMES and diag.value("gsdf_inference", "published") == str(len(results)), 10), diag.latest
+    assert probe.spin_until(lambda: received() == FRAMES and diag.value("gsdf_inference", "poses published") == str(len(results)), 10), diag.latest
 
     values = diag.latest["gsdf_inference"]
     got = [hm.conv.stamp_to_ns(r.header.stamp) for r in results]
     assert all(_finite(r) for r in results)
     assert not set(got) & set(bad), "a non-finite result was published"
-    assert int(values["rejected: non_finite"]) + len(results) + int(values["dropped (busy)"]) == FRAMES
+    assert int(values["rejected: non_finite"]) + len(results) + int(values["dropped: busy (pose)"]) == FRAMES
     # every bad frame the node processed (not dropped while busy) was counted, none published
-    assert int(values["rejected: non_finite"]) >= len(bad) - int(values["dropped (busy)"]) > 0
+    assert int(values["rejected: non_finite"]) >= len(bad) - int(values["dropped: busy (pose)"]) > 0
     good = [s for s in stamps if s not in bad]
     assert set(got) <= set(good) and got == sorted(got)  # only finite frames, in stamp order
-    assert len(got) >= len(good) - int(values["dropped (busy)"])
+    assert len(got) >= len(good) - int(values["dropped: busy (pose)"])
     assert proc.poll() is None
