@@ -30,6 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-frac", type=float, default=0.1, help="fraction of clips in the test split")
     p.add_argument("--sdf-points", type=int, default=2000, help="surface points per SDF file (each gives 2 samples)")
     p.add_argument("--image-format", choices=("png", "jpg"), default="png")
+    p.add_argument("--pose-only", action="store_true",
+                   help="images, annotations and label images only (no SDF files or meshes): pose-net data, fast")
+    p.add_argument("--views", type=int, default=1,
+                   help="samples per planned grasp (single samples only), each with its own camera, instant and look;"
+                        " --num then counts grasps")
     p.add_argument("--contact-sheet", type=Path, default=None, help=f"also write a PNG of the first {SHEET_SIZE} samples")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -43,7 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = SynthConfig(size=args.size, clip_len=args.clip_len, blur=args.blur, occluders=args.occluders,
                              val_frac=args.val_frac, test_frac=args.test_frac, sdf_surface=args.sdf_points,
-                             sdf_uniform=args.sdf_points // 4, image_format=args.image_format)
+                             sdf_uniform=args.sdf_points // 4, image_format=args.image_format,
+                             pose_only=args.pose_only, views=args.views)
     except ValueError as exc:
         print(f"gsdf-synth: {exc}", file=sys.stderr)
         return 2

@@ -83,6 +83,12 @@ class SynthConfig:
     val_frac: float = 0.1
     test_frac: float = 0.1
     image_format: str = "png"
+    pose_only: bool = False
+    """Images, annotations and label images only (no SDF files, no meshes): pose-stage data, fast."""
+    views: int = 1
+    """Samples per planned grasp (single-frame data only): each its own camera, instant and look."""
+    view_tau: tuple[float, float] = (0.4, 1.0)
+    """Range of the motion instant τ of the extra views (1 = the grasp; lower = approaching, opening)."""
     grasp: GraspConfig = field(default_factory=GraspConfig)
     clip: ClipConfig = field(default_factory=ClipConfig)
 
@@ -95,6 +101,10 @@ class SynthConfig:
             raise ValueError("clip_len must be >= 1 and blur_subframes odd")
         if self.val_frac < 0 or self.test_frac < 0 or self.val_frac + self.test_frac > 1:
             raise ValueError(f"val_frac and test_frac must be >= 0 with a sum <= 1, got {self.val_frac}, {self.test_frac}")
+        if self.views < 1 or (self.views > 1 and self.clip_len > 1):
+            raise ValueError(f"views must be >= 1, and 1 for clips, got {self.views} with clip_len {self.clip_len}")
+        if not 0.0 <= self.view_tau[0] <= self.view_tau[1] <= 1.0:
+            raise ValueError(f"view_tau must be an increasing range in [0, 1], got {self.view_tau}")
         if self.hand_voxel <= 0 or self.object_voxel <= 0 or self.sdf_surface < 1 or self.sdf_uniform < 0:
             raise ValueError("voxels must be > 0, sdf_surface >= 1 and sdf_uniform >= 0")
 
@@ -147,7 +157,8 @@ def hand_poses(grasp: Grasp) -> np.ndarray:
     return matrix_to_axis_angle(local).reshape(-1)
 
 
-def annotation_of(sample_id: int, grasp: Grasp, camera: Intrinsics, norm_offset: np.ndarray, norm_scale: float,
+def annotation_of(sample_id: int, grasp: Grasp, camera: Intrinsics, norm_offset: np.ndarray | None,
+                  norm_scale: float | None,
                   in_contact: bool, clip: int, frame: int) -> Annotation:
     """The layout annotation of one frame."""
     obj = grasp.object
@@ -218,28 +229,63 @@ def _plan(rng: np.random.Generator, camera: Intrinsics, config: SynthConfig) -> 
     raise RuntimeError("could not generate a grasp that fits the image; widen the focal or depth ranges")
 
 
+def frame_record(plan: ClipPlan, camera_pose: np.ndarray, tau: float, camera: Intrinsics, appearance: Appearance,
+                 occluders: Sequence[SynthObject], config: SynthConfig, rng: np.random.Generator, sample_id: int,
+                 clip: int, frame: int) -> tuple[SampleRecord, RenderResult]:
+    """Render one instant of a plan and build its layout record (SDF files and meshes unless pose-only)."""
+    state = plan.state(tau).placed(camera_pose)
+    grasp = state_grasp(plan, state)
+    result = render_frame(plan, camera_pose, tau, camera, appearance, occluders, config)
+    if config.pose_only:
+        ann = annotation_of(sample_id, grasp, camera, None, None, state.in_contact, clip, frame)
+        return SampleRecord(ann, result.rgb), result
+    hand = grasp.hand_shape()
+    meshes = hand_mesh(hand, config.hand_voxel), grasp.object.mesh(config.object_voxel)
+    sdf = make_sdf_samples(rng, meshes[0], hand.sdf, meshes[1], grasp.object.sdf, config.sdf_surface, config.sdf_uniform)
+    ann = annotation_of(sample_id, grasp, camera, sdf.norm.offset, sdf.norm.scale, state.in_contact, clip, frame)
+    return SampleRecord(ann, result.rgb, SdfSamples(**sdf.hand), SdfSamples(**sdf.obj), *meshes), result
+
+
+def _occluders(rng: np.random.Generator, plan: ClipPlan, camera_pose: np.ndarray, config: SynthConfig) -> list:
+    if config.occluders and rng.uniform() < config.occluder_probability:
+        return [sample_occluder(rng, (camera_pose @ plan.grasp.object.pose)[:3, 3])]
+    return []
+
+
+def _extra_view(rng: np.random.Generator, plan: ClipPlan, config: SynthConfig) -> tuple:
+    """Another look at the same grasp plan: new intrinsics, instant, camera pose and appearance."""
+    camera = sample_intrinsics(rng, config.size, config.focal, config.principal_jitter)
+    tau = float(rng.uniform(*config.view_tau))
+    for _ in range(config.grasp.attempts):
+        try:
+            camera_pose = place_clip(rng, plan, np.array([tau]), camera, config.grasp)
+            return camera, tau, camera_pose
+        except RuntimeError:
+            continue
+    raise RuntimeError("could not place an extra view of the grasp in the image")
+
+
 def generate_clip(clip: int, seed: int, config: SynthConfig) -> list[SynthFrame]:
-    """All frames of clip ``clip`` (one frame when ``clip_len`` is 1), deterministic in (seed, clip)."""
+    """All frames of clip ``clip`` (one frame when ``clip_len`` is 1, ``views`` frames of one grasp
+    with ``views`` > 1), deterministic in (seed, clip)."""
     rng = clip_rng(seed, clip)
     camera = sample_intrinsics(rng, config.size, config.focal, config.principal_jitter)
     plan, camera_pose = _plan(rng, camera, config)
     appearance = sample_appearance(rng, camera)
-    occluders = []
-    if config.occluders and rng.uniform() < config.occluder_probability:
-        occluders.append(sample_occluder(rng, (camera_pose @ plan.grasp.object.pose)[:3, 3]))
+    occluders = _occluders(rng, plan, camera_pose, config)
     split = split_of(seed, clip, config.val_frac, config.test_frac)
     frames = []
     for frame, tau in enumerate(frame_times(config.clip_len)):
-        state = plan.state(tau).placed(camera_pose)
-        grasp = state_grasp(plan, state)
-        result = render_frame(plan, camera_pose, tau, camera, appearance, occluders, config)
-        hand = grasp.hand_shape()
-        meshes = hand_mesh(hand, config.hand_voxel), grasp.object.mesh(config.object_voxel)
-        sdf = make_sdf_samples(rng, meshes[0], hand.sdf, meshes[1], grasp.object.sdf,
-                               config.sdf_surface, config.sdf_uniform)
-        sample_id = clip * config.clip_len + frame
-        ann = annotation_of(sample_id, grasp, camera, sdf.norm.offset, sdf.norm.scale, state.in_contact, clip, frame)
-        record = SampleRecord(ann, result.rgb, SdfSamples(**sdf.hand), SdfSamples(**sdf.obj), *meshes)
+        sample_id = clip * config.clip_len * config.views + frame
+        record, result = frame_record(plan, camera_pose, tau, camera, appearance, occluders, config, rng,
+                                      sample_id, clip, frame)
+        frames.append(SynthFrame(record, split, result.mask, result.depth, clip))
+    for view in range(1, config.views):
+        camera, tau, camera_pose = _extra_view(rng, plan, config)
+        appearance = sample_appearance(rng, camera)
+        occluders = _occluders(rng, plan, camera_pose, config)
+        record, result = frame_record(plan, camera_pose, tau, camera, appearance, occluders, config, rng,
+                                      clip * config.views + view, clip, view)
         frames.append(SynthFrame(record, split, result.mask, result.depth, clip))
     return frames
 
