@@ -36,13 +36,14 @@ from gsdf_ros.checkpoint import (
     save_checkpoint,
 )
 from gsdf_ros.model import GSDFConfig, build_model, get_config
+from gsdf_ros.model.heads import encode_points
 from gsdf_ros.model.losses import gsdf_loss, pose_loss
 
 log = logging.getLogger("gsdf_ros.train")
 
 LAST_CHECKPOINT = "last.pt"
 LOG_CSV = "train_log.csv"
-LOSS_TERMS = {"pose": ("volume", "ordinal", "root_depth"), "sdf": ("hand_sdf", "obj_sdf", "obj_center")}
+LOSS_TERMS = {"pose": ("heatmap", "joints", "ordinal", "root_depth"), "sdf": ("hand_sdf", "obj_sdf", "obj_center")}
 
 
 @dataclass
@@ -58,11 +59,14 @@ class TrainConfig:
     subset: str | None = None
     """A list in ``splits/`` selecting part of ``train_split`` (e.g. ``train_87k``)."""
     crop: str = "full"
-    """``full`` image (ObMan) or ``box`` around hand and object (DexYCB)."""
+    """``full`` image, ``box`` around hand and object (DexYCB), or ``hand``: around the hand joints (the
+    pose net's hand-centred crops; at run time the crop comes from the net's own estimate)."""
     num_points: int = 2000
     augment: bool = True
     box_shift: float = 0.0
     """Augmentation: box-centre shift as a fraction of the box size (0.1 for DexYCB)."""
+    augmentation: dict[str, Any] = field(default_factory=dict)
+    """Further :class:`~gsdf_ros.data.AugmentConfig` fields, e.g. ``{box_scale: [0.8, 1.25], wide_prob: 0.2}``."""
     pose_checkpoint: str | None = None
     """Stage ``sdf``: the trained pose net to freeze (None leaves it untrained, for tests only)."""
     init_checkpoint: str | None = None
@@ -219,6 +223,18 @@ def seed_epoch(seed: int, epoch: int) -> int:
 # ----------------------------------------------------------------------------- data
 
 
+def augment_config(cfg: TrainConfig):
+    """The run's :class:`~gsdf_ros.data.AugmentConfig` (``box_shift`` plus the ``augmentation`` mapping)."""
+    from gsdf_ros.data import AugmentConfig
+
+    known = {f.name for f in dataclasses.fields(AugmentConfig)}
+    unknown = set(cfg.augmentation) - known
+    if unknown:
+        raise ValueError(f"unknown augmentation keys: {sorted(unknown)}; known: {sorted(known)}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.augmentation.items()}
+    return AugmentConfig(**{"box_shift": cfg.box_shift, **values})
+
+
 def open_dataset(
     cfg: TrainConfig, mcfg: GSDFConfig, split: str, *, train: bool = True, clip_len: int | None = None
 ) -> Dataset:
@@ -227,13 +243,13 @@ def open_dataset(
     ``clip_len`` given: clips of that many frames whatever the model (one-frame clips included),
     so that windows of different lengths cover the same sequences.
     """
-    from gsdf_ros.data import AugmentConfig, ClipDataset, FrameDataset
+    from gsdf_ros.data import ClipDataset, FrameDataset
 
-    augment = AugmentConfig(box_shift=cfg.box_shift) if cfg.augment and train else None
+    augment = augment_config(cfg) if cfg.augment and train else None
     kwargs = dict(
         recon_scale=mcfg.recon_scale,
         input_size=mcfg.image_size,
-        num_points=cfg.num_points if train else 0,
+        num_points=cfg.num_points if train and cfg.stage == "sdf" else 0,  # the pose stage reads no SDF files
         crop=cfg.crop,
         augment=augment,
         seed=cfg.seed,
@@ -365,11 +381,16 @@ def _flat(x: torch.Tensor, dims: int) -> torch.Tensor:
 def pose_stage_loss(
     model: nn.Module, batch: dict[str, Any], mcfg: GSDFConfig, generator: torch.Generator
 ) -> dict[str, torch.Tensor]:
-    """Decode joints with the GT root depth; supervise joints, ordinal relations and the root-depth head."""
+    """Decode joints with the GT root depth; supervise the joint volume (heatmap and soft-argmax indices),
+    ordinal relations and the root-depth head."""
     image, K = _flat(batch["image"], 4), _flat(batch["K"], 3)
     wrist, joints = _flat(batch["wrist"], 2), _flat(batch["joints"], 3)
     out = model(image, K, wrist[:, 2])
-    return pose_loss(out.joints.float(), joints, mcfg.loss, out.predicted_root_depth.float(), wrist[:, 2], generator)
+    gt_idx = encode_points(joints, K, wrist[:, 2], mcfg.depth_dim, mcfg.heatmap_size, mcfg.image_size, mcfg.depth_bins)
+    return pose_loss(
+        out.joints.float(), joints, mcfg.loss, out.predicted_root_depth.float(), wrist[:, 2], generator,
+        volume=out.volume, pred_idx=out.indices.float(), gt_idx=gt_idx,
+    )
 
 
 def sdf_stage_loss(model: nn.Module, batch: dict[str, Any], mcfg: GSDFConfig, epoch: int) -> dict[str, torch.Tensor]:
@@ -555,6 +576,7 @@ def train(
     """Run (or continue) the training ``cfg`` describes; ``dataset`` replaces the one under ``data_root``."""
     dist_info = init_distributed(cfg.device)
     device = resolve_device(cfg.device, dist_info)
+    torch.set_flush_denormal(True)  # sharp volume softmaxes underflow; denormal arithmetic is ~10x slower on CPU
     mcfg = model_config(cfg)
     out_dir = Path(cfg.out_dir)
     if dist_info.is_main:

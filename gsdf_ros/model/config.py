@@ -37,6 +37,9 @@ class RootDepthConfig:
     hidden: int = 256
     real_area: float = 0.09
     """Assumed real extent of the hand crop in m^2 ((0.3 m)^2)."""
+    backbone_grad_scale: float = 0.1
+    """Share of the root-depth gradient that reaches the shared backbone (1 = all, 0 = none): the depth
+    term must not pull the features away from what the joint volume needs."""
 
 
 @dataclass
@@ -90,9 +93,18 @@ class LossConfig:
     center_weight: float = 0.5
     clamp: float = 0.05
     sdf_add_epoch: int = 1201
-    volume_weight: float = 1.0
+    heatmap_weight: float = 1.0
+    """Cross-entropy of each joint's volume softmax against a trilinear one-hot of the true joint."""
+    joint_weight: float = 0.1
+    """L1 of the soft-argmax joints in volume index units (voxels)."""
     ordinal_weight: float = 1.0
     root_depth_weight: float = 1.0
+    """L1 of the log root depth (a relative error: a scale-free term next to the index-space ones)."""
+
+    @classmethod
+    def legacy_keys(cls) -> frozenset[str]:
+        """Keys of older checkpoints that are read and dropped (``volume_weight``: joint MSE in m^2)."""
+        return frozenset({"volume_weight"})
 
 
 @dataclass
@@ -176,6 +188,9 @@ def _from_plain(cls: type, data: dict[str, Any]) -> Any:
         raise ValueError(f"expected a mapping for {cls.__name__}, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
+    legacy = getattr(cls, "legacy_keys", None)
+    if legacy is not None:
+        data = {k: v for k, v in data.items() if k not in legacy()}
     unknown = set(data) - names
     if unknown:
         raise ValueError(f"unknown keys for {cls.__name__}: {sorted(unknown)}")
@@ -241,7 +256,11 @@ def _tiny() -> GSDFConfig:
         heatmap_size=32,
         depth_bins=32,
         pose=PoseNetConfig(
-            backbone=_tiny_backbone(), neck_channels=64, neck_layers=3, root_depth=RootDepthConfig(hidden=64)
+            backbone=_tiny_backbone(),
+            neck_channels=64,
+            neck_layers=3,
+            # trained on hand-centred crops: about (0.22 m)^2 of the scene at the hand's depth
+            root_depth=RootDepthConfig(hidden=64, real_area=0.05),
         ),
         # narrow shape net and decoders: the SDF stage must train on 2 CPU cores in well under an hour
         shape=ShapeNetConfig(backbone=_tiny_backbone(), neck_channels=32, neck_layers=3, sdf_channels=32),

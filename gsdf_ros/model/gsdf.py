@@ -38,6 +38,8 @@ class PoseOutput:
     """(B,) depth used to decode (given or predicted)."""
     predicted_root_depth: torch.Tensor
     """(B,) the root-depth head's estimate."""
+    volume: torch.Tensor | None = None
+    """(B,21,D,H,W) joint volume logits (for the heatmap loss)."""
 
 
 @dataclass
@@ -57,7 +59,10 @@ class SDFState:
     """(B, T) when the inputs were clips; tensors above are then flattened to B*T."""
 
 
-def _volume_decode(cfg: GSDFConfig, volume: torch.Tensor, K: torch.Tensor, root: torch.Tensor) -> tuple:
+def _volume_decode(
+    cfg: GSDFConfig, volume: torch.Tensor, K: torch.Tensor, root: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Camera-frame points (B,J,3) and soft-argmax indices (B,J,3) of a (B,J,D,H,W) volume."""
     idx = soft_argmax_3d(volume)
     points = decode_volume(idx, K, root, cfg.depth_dim, cfg.heatmap_size, cfg.image_size, cfg.depth_bins)
     return points, idx
@@ -74,7 +79,11 @@ class PoseNet(nn.Module):
         self.neck = UNetNeck(self.backbone.out_channels, pc.neck_channels, pc.neck_layers)
         self.volume_head = VolumeHead(pc.neck_channels, NUM_JOINTS, cfg.depth_bins)
         self.root_head = RootDepthHead(
-            self.backbone.out_channels, pc.root_depth.hidden, pc.root_depth.real_area, cfg.image_size
+            self.backbone.out_channels,
+            pc.root_depth.hidden,
+            pc.root_depth.real_area,
+            cfg.image_size,
+            pc.root_depth.backbone_grad_scale,
         )
 
     def forward(self, image: torch.Tensor, K: torch.Tensor, root_depth: torch.Tensor | None = None) -> PoseOutput:
@@ -82,8 +91,9 @@ class PoseNet(nn.Module):
         feats = self.backbone(image)
         predicted = self.root_head(feats, K)
         root = predicted if root_depth is None else root_depth.reshape(-1)
-        joints, idx = _volume_decode(self.cfg, self.volume_head(self.neck(feats)), K, root)
-        return PoseOutput(joints, idx, root, predicted)
+        volume = self.volume_head(self.neck(feats))
+        joints, idx = _volume_decode(self.cfg, volume, K, root)
+        return PoseOutput(joints, idx, root, predicted, volume)
 
 
 def _package_template() -> torch.Tensor:

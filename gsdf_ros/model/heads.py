@@ -23,12 +23,24 @@ class VolumeHead(nn.Module):
         return y.view(b, self.num_joints, self.depth_bins, h, w)
 
 
+LOGIT_FLOOR = -60.0
+"""Logits are kept within this of their maximum before a softmax: e^-60 is still a normal float32, so
+sharp volumes never produce denormal probabilities (CPU arithmetic on those is ~10x slower)."""
+
+
+def floored_logits(logits: torch.Tensor) -> torch.Tensor:
+    """``logits`` (..., N) shifted so their maximum is 0 and floored at :data:`LOGIT_FLOOR`: the same
+    softmax up to e^-60 per entry."""
+    shifted = logits - logits.detach().amax(dim=-1, keepdim=True)
+    return shifted.clamp_min(LOGIT_FLOOR)
+
+
 def soft_argmax_3d(volume: torch.Tensor) -> torch.Tensor:
     """Expected (x, y, z) voxel indices (B, J, 3) under a softmax over all D*H*W voxels of each joint."""
     if volume.dim() != 5:
         raise ValueError(f"expected volume (B,J,D,H,W), got {tuple(volume.shape)}")
     b, j, d, h, w = volume.shape
-    prob = volume.reshape(b, j, -1).softmax(dim=-1).view(b, j, d, h, w)
+    prob = floored_logits(volume.reshape(b, j, -1)).softmax(dim=-1).view(b, j, d, h, w)
     grid = lambda n: torch.arange(n, dtype=prob.dtype, device=prob.device)  # noqa: E731
     x = (prob.sum(dim=(2, 3)) * grid(w)).sum(-1)
     y = (prob.sum(dim=(2, 4)) * grid(h)).sum(-1)
@@ -98,18 +110,30 @@ def depth_normaliser(intrinsics: torch.Tensor, real_area: float, image_size: int
     return torch.sqrt(intrinsics[:, 0, 0] * intrinsics[:, 1, 1] * real_area / float(image_size * image_size))
 
 
-class RootDepthHead(nn.Module):
-    """Absolute wrist depth z = gamma*k from pooled features; gamma = exp(MLP), starting at 1."""
+def scale_gradient(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """``x`` in the forward pass; its gradient multiplied by ``scale`` in the backward pass."""
+    if scale == 1.0:
+        return x
+    return x * scale + x.detach() * (1.0 - scale)
 
-    def __init__(self, in_channels: int, hidden: int, real_area: float, image_size: int) -> None:
+
+class RootDepthHead(nn.Module):
+    """Absolute wrist depth z = gamma*k from pooled features; gamma = exp(MLP), starting at 1.
+
+    ``grad_scale`` is the share of its gradient passed on to the features (the shared backbone)."""
+
+    def __init__(self, in_channels: int, hidden: int, real_area: float, image_size: int, grad_scale: float = 1.0) -> None:
         super().__init__()
+        if not 0.0 <= grad_scale <= 1.0:
+            raise ValueError(f"grad_scale must lie in [0, 1], got {grad_scale}")
         self.real_area = real_area
         self.image_size = image_size
+        self.grad_scale = float(grad_scale)
         self.mlp = nn.Sequential(nn.Linear(in_channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, 1))
         nn.init.zeros_(self.mlp[-1].weight)
         nn.init.zeros_(self.mlp[-1].bias)
 
     def forward(self, features: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
-        log_gamma = self.mlp(features.mean(dim=(2, 3))).squeeze(-1)
+        log_gamma = self.mlp(scale_gradient(features, self.grad_scale).mean(dim=(2, 3))).squeeze(-1)
         k = depth_normaliser(intrinsics, self.real_area, self.image_size)
         return k * torch.exp(log_gamma.clamp(-math.log(20.0), math.log(20.0)))

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from gsdf_ros.hand.joints import BONES, NUM_JOINTS
 from gsdf_ros.model.config import LossConfig
+from gsdf_ros.model.heads import floored_logits
 
 _JOINT_PAIRS = torch.tensor(list(itertools.combinations(range(NUM_JOINTS), 2)))
 _BONE_PAIRS = torch.tensor(list(itertools.combinations(range(len(BONES)), 2)))
@@ -85,6 +86,36 @@ def ordinal_loss(
     return joint_level + part_level
 
 
+def trilinear_targets(idx: torch.Tensor, shape: tuple[int, int, int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The 8 voxels around each fractional index (x, y, z) (B,J,3) of a (D,H,W) volume: flat positions
+    (B,J,8), trilinear weights (B,J,8) summing to 1, and a (B,J) mask of indices inside the volume."""
+    d, h, w = shape
+    size = idx.new_tensor([w - 1, h - 1, d - 1])
+    inside = ((idx >= 0) & (idx <= size)).all(dim=-1)
+    idx = torch.minimum(idx.clamp_min(0.0), size)
+    low = idx.floor().clamp(max=size - 1).clamp_min(0.0)
+    frac = idx - low
+    corners = idx.new_tensor([[i, j, k] for k in (0, 1) for j in (0, 1) for i in (0, 1)])  # (8, 3) as (x, y, z)
+    pos = (low[..., None, :] + corners).long()  # (B,J,8,3)
+    weight = torch.where(corners.bool(), frac[..., None, :], 1.0 - frac[..., None, :]).prod(dim=-1)
+    flat = (pos[..., 2] * h + pos[..., 1]) * w + pos[..., 0]
+    return flat, weight, inside
+
+
+def heatmap_loss(volume: torch.Tensor, target_idx: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy between each joint's softmax over its (D,H,W) volume and a trilinear one-hot of the
+    true index; joints outside the volume do not count. ``volume`` (B,J,D,H,W), ``target_idx`` (B,J,3)."""
+    if volume.dim() != 5 or target_idx.shape != (*volume.shape[:2], 3):
+        raise ValueError(f"expected volume (B,J,D,H,W) and indices (B,J,3), got {tuple(volume.shape)}, "
+                         f"{tuple(target_idx.shape)}")
+    b, j = volume.shape[:2]
+    log_prob = floored_logits(volume.reshape(b, j, -1).float()).log_softmax(dim=-1)
+    flat, weight, inside = trilinear_targets(target_idx.detach().float(), tuple(volume.shape[2:]))
+    ce = -(log_prob.gather(-1, flat) * weight).sum(dim=-1)
+    mask = inside.to(ce.dtype)
+    return (ce * mask).sum() / mask.sum().clamp_min(1.0)
+
+
 def pose_loss(
     pred_joints: torch.Tensor,
     gt_joints: torch.Tensor,
@@ -92,13 +123,24 @@ def pose_loss(
     pred_root_depth: torch.Tensor | None = None,
     gt_root_depth: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
+    *,
+    volume: torch.Tensor | None = None,
+    pred_idx: torch.Tensor | None = None,
+    gt_idx: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
-    """volume_weight MSE(joints) + ordinal_weight ordinal + root_depth_weight L1(root depth) when given."""
-    volume = F.mse_loss(pred_joints, gt_joints)
+    """The pose-net loss: heatmap_weight CE(volume, trilinear target) + joint_weight L1(indices, voxels)
+    + ordinal_weight ordinal(joints) + root_depth_weight L1(log root depth); each term when its inputs are given."""
     ordinal = ordinal_loss(pred_joints, gt_joints, generator=generator)
-    total = cfg.volume_weight * volume + cfg.ordinal_weight * ordinal
-    out = {"volume": volume, "ordinal": ordinal}
+    out = {"ordinal": ordinal}
+    total = cfg.ordinal_weight * ordinal
+    if volume is not None and gt_idx is not None:
+        out["heatmap"] = heatmap_loss(volume, gt_idx)
+        total = total + cfg.heatmap_weight * out["heatmap"]
+    if pred_idx is not None and gt_idx is not None:
+        out["joints"] = F.l1_loss(pred_idx, gt_idx)
+        total = total + cfg.joint_weight * out["joints"]
     if pred_root_depth is not None and gt_root_depth is not None:
-        out["root_depth"] = F.l1_loss(pred_root_depth, gt_root_depth)
+        log_ratio = torch.log(pred_root_depth.clamp_min(1e-3)) - torch.log(gt_root_depth.clamp_min(1e-3))
+        out["root_depth"] = log_ratio.abs().mean()
         total = total + cfg.root_depth_weight * out["root_depth"]
     return {"loss": total, **out}

@@ -107,9 +107,11 @@ def test_pose_net_loss_and_gradients():
     pred = pose(batch["image"], batch["K"])
     assert pred.joints.shape == (2, 21, 3)
     gt = pred.joints.detach() + 0.01
-    losses = pose_loss(pred.joints, gt, cfg.loss, pred.predicted_root_depth, batch["wrist"][:, 2])
+    gt_idx = pred.indices.detach() + 0.5
+    losses = pose_loss(pred.joints, gt, cfg.loss, pred.predicted_root_depth, batch["wrist"][:, 2],
+                       volume=pred.volume, pred_idx=pred.indices, gt_idx=gt_idx)
     losses["loss"].backward()
-    assert set(losses) == {"loss", "volume", "ordinal", "root_depth"}
+    assert set(losses) == {"loss", "heatmap", "joints", "ordinal", "root_depth"}
     assert pose.root_head.mlp[-1].weight.grad.abs().sum() > 0
     assert pose.volume_head.conv.weight.grad.abs().sum() > 0
 
