@@ -25,6 +25,7 @@ import torch
 import trimesh
 
 from gsdf_ros.checkpoint import load_model
+from gsdf_ros.live_crop import REFINE_STEPS, locate_hand
 from gsdf_ros.metrics import METRICS, evaluate_reconstruction, markdown_table, set_query_workers, summarize
 from gsdf_ros.model import GSDFNet, SDFState
 from gsdf_ros.reconstruction import (  # noqa: F401 (re-exported: the live path and evaluation share them)
@@ -60,6 +61,10 @@ class EvalConfig:
     workers: int = 1
     """Processes scoring reconstructions (ICP, nearest neighbours) while the model reconstructs the
     next samples; 1 scores in this process. The results do not depend on it."""
+    refine_steps: int | None = None
+    """``live``, single frames: hand crops around the model's own joints after its whole-image look
+    (:func:`gsdf_ros.live_crop.locate_hand`); None: 0 for models trained on whole images, else
+    :data:`~gsdf_ros.live_crop.REFINE_STEPS`."""
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS + ("both",):
@@ -74,6 +79,8 @@ class EvalConfig:
             raise ValueError(f"clip_len must be positive, got {self.clip_len}")
         if self.workers < 1:
             raise ValueError(f"workers must be at least 1, got {self.workers}")
+        if self.refine_steps is not None and self.refine_steps < 0:
+            raise ValueError(f"refine_steps must be >= 0, got {self.refine_steps}")
 
     @property
     def protocols(self) -> tuple[str, ...]:
@@ -241,11 +248,36 @@ ScoringJob = tuple[dict, SampleReconstruction, dict, tuple[trimesh.Trimesh, trim
 """(row head, prediction, ground-truth fields, ground-truth meshes) of one scored frame."""
 
 
-def reconstruct_item(model: GSDFNet, dataset: Any, index: int, cfg: EvalConfig, protocol: str) -> list[ScoringJob]:
+def live_inputs(model: GSDFNet, dataset: Any, index: int, refine_steps: int) -> dict:
+    """The network inputs of item ``index`` as a camera would give them: only its whole image and
+    intrinsics are read; the crop comes from the model's own joints (``refine_steps`` looks)."""
+    image, intrinsics = dataset.source(index)
+    look = locate_hand(model.pose_net, image, intrinsics, model.cfg.image_size, refine_steps)
+    return {"image": look.image[0], "K": look.K[0], "cam_rot": look.crop.rotation}
+
+
+def protocol_inputs(model: GSDFNet, dataset: Any, index: int, sample: dict, cfg: EvalConfig, protocol: str,
+                    trained_crop: str = "full") -> dict:
+    """What the model sees of item ``index`` under ``protocol``: the dataset's crop for ``paper``;
+    for ``live`` single frames a crop found from the whole image (:func:`live_inputs`)."""
+    if protocol == "paper":
+        return sample
+    if is_clip(sample):
+        if getattr(getattr(dataset, "frames", dataset), "crop", "full") != "full":
+            raise ValueError("the live protocol on clips needs whole-image crops (--crop full): "
+                             "any other dataset crop is placed with the ground truth")
+        return sample
+    steps = cfg.refine_steps if cfg.refine_steps is not None else (0 if trained_crop == "full" else REFINE_STEPS)
+    return live_inputs(model, dataset, index, steps)
+
+
+def reconstruct_item(model: GSDFNet, dataset: Any, index: int, cfg: EvalConfig, protocol: str,
+                     trained_crop: str = "full") -> list[ScoringJob]:
     """Reconstruct item ``index`` under ``protocol``: one scoring job per scored frame."""
     sample = dataset[index]
     positions = scored_positions(sample)
-    preds = reconstruct_frames(model, sample, protocol, cfg.mesh, cfg.resolution, cfg.coarse, positions)
+    inputs = protocol_inputs(model, dataset, index, sample, cfg, protocol, trained_crop)
+    preds = reconstruct_frames(model, inputs, protocol, cfg.mesh, cfg.resolution, cfg.coarse, positions)
     jobs = []
     for t, pred in zip(positions, preds):
         frame = clip_frame(sample, t)
@@ -329,9 +361,10 @@ def evaluate(cfg: EvalConfig, dataset: Any | None = None, progress: bool = True)
                 rows[row["protocol"]].append(row)
                 lines.write(json.dumps(row, default=_json_default) + "\n")
 
+        trained_crop = str(checkpoint.train_config.get("crop", "full"))
         for index in indices:
             for protocol in cfg.protocols:
-                for job in reconstruct_item(model, dataset, index, cfg, protocol):
+                for job in reconstruct_item(model, dataset, index, cfg, protocol, trained_crop):
                     record(pool.submit(job))
         record(pool.drain())
     summary = {p: summarize(r) for p, r in rows.items()}
@@ -346,8 +379,9 @@ def evaluate(cfg: EvalConfig, dataset: Any | None = None, progress: bool = True)
         for label, position in pick_examples(protocol_rows).items():
             index, t = protocol_rows[position]["index"], protocol_rows[position]["frame"]
             sample = dataset[index]
-            pred = reconstruct_frames(model, sample, protocol, cfg.mesh, cfg.resolution, cfg.coarse, [t])[0]
-            render_example(clip_frame(sample, t), pred, frame_gt_meshes(dataset, index, sample, t),
+            inputs = protocol_inputs(model, dataset, index, sample, cfg, protocol, trained_crop)
+            pred = reconstruct_frames(model, inputs, protocol, cfg.mesh, cfg.resolution, cfg.coarse, [t])[0]
+            render_example(clip_frame({**sample, **inputs} if not is_clip(sample) else sample, t), pred, frame_gt_meshes(dataset, index, sample, t),
                            out / f"render_{protocol}_{label}.png",
                            title=f"{protocol} {label}: {protocol_rows[position]['id']}")
     return summary

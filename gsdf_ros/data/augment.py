@@ -1,4 +1,5 @@
-"""Training augmentation (gSDF §3.4): in-plane rotation, per-channel colour gains, box shift.
+"""Training augmentation (gSDF §3.4): in-plane rotation, per-channel colour gains, box shift; plus box
+scale (and zoomed-out crops) and blur.
 
 The rotation turns the crop about its optical axis: every 3D quantity is multiplied by
 R_aug = R_z(−rot) and the image is warped with K'·R_aug·K'⁻¹, so the augmented crop is again an
@@ -13,6 +14,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from gsdf_ros.geometry.virtual_camera import VirtualCrop
@@ -28,13 +30,28 @@ class AugmentConfig:
     colour_low: float = 0.8
     colour_high: float = 1.2
     box_shift: float = 0.0
-    """Box-centre shift, uniform in ±box_shift × box size per axis (box crops only)."""
+    """Box-centre shift, uniform in ±box_shift × box size per axis (box and hand crops)."""
+    box_scale: tuple[float, float] = (1.0, 1.0)
+    """Box side factor, log-uniform in this range (box and hand crops)."""
+    wide_prob: float = 0.0
+    """Probability of a zoomed-out crop instead (side factor log-uniform in ``wide_scale``): the hand
+    small in the frame, as in a first look at a whole camera image."""
+    wide_scale: tuple[float, float] = (1.5, 3.0)
+    blur_prob: float = 0.0
+    """Probability of a Gaussian blur of the crop, sigma uniform in (0, ``blur_sigma_px``]."""
+    blur_sigma_px: float = 1.5
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.rotation_prob <= 1.0:
             raise ValueError(f"rotation_prob must be in [0, 1], got {self.rotation_prob}")
         if self.rotation_sigma_deg < 0 or self.rotation_clip_sigmas < 0 or self.box_shift < 0:
             raise ValueError("rotation_sigma_deg, rotation_clip_sigmas and box_shift must be >= 0")
+        for name in ("box_scale", "wide_scale"):
+            lo, hi = getattr(self, name)
+            if not 0.0 < lo <= hi:
+                raise ValueError(f"{name} must be an increasing positive range, got {(lo, hi)}")
+        if not 0.0 <= self.wide_prob <= 1.0 or not 0.0 <= self.blur_prob <= 1.0 or self.blur_sigma_px < 0:
+            raise ValueError("wide_prob and blur_prob must lie in [0, 1] and blur_sigma_px be >= 0")
         if not 0.0 <= self.colour_low <= self.colour_high:
             raise ValueError(f"need 0 <= colour_low <= colour_high, got {self.colour_low}, {self.colour_high}")
 
@@ -47,6 +64,10 @@ class AugmentParams:
     colour_gains: tuple[float, float, float] = (1.0, 1.0, 1.0)
     box_shift: tuple[float, float] = (0.0, 0.0)
     """Box-centre shift as a fraction of the box size (x, y)."""
+    box_scale: float = 1.0
+    """Box side factor about its centre."""
+    blur_sigma_px: float = 0.0
+    """Gaussian blur of the crop (0: none)."""
 
 
 def sample_augment(config: AugmentConfig, rng: np.random.Generator) -> AugmentParams:
@@ -55,10 +76,17 @@ def sample_augment(config: AugmentConfig, rng: np.random.Generator) -> AugmentPa
     rotate = rng.random() < config.rotation_prob
     gains = rng.uniform(config.colour_low, config.colour_high, size=3)
     shift = rng.uniform(-config.box_shift, config.box_shift, size=2)
+    wide = rng.random() < config.wide_prob
+    low, high = np.log(config.wide_scale if wide else config.box_scale)
+    scale = float(np.exp(rng.uniform(low, high)))
+    blur = rng.random() < config.blur_prob
+    sigma = float(rng.uniform(0.0, config.blur_sigma_px))
     return AugmentParams(
         rotation_deg=z * config.rotation_sigma_deg if rotate else 0.0,
         colour_gains=tuple(float(g) for g in gains),
         box_shift=(float(shift[0]), float(shift[1])),
+        box_scale=scale,
+        blur_sigma_px=sigma if blur and sigma > 0.05 else 0.0,
     )
 
 
@@ -77,6 +105,13 @@ def rotate_crop(crop: VirtualCrop, rotation_deg: float) -> VirtualCrop:
     k = crop.intrinsics.matrix()
     homography = k @ r_aug @ np.linalg.inv(k) @ crop.homography
     return dataclasses.replace(crop, rotation=crop.rotation @ r_aug.T, homography=homography / homography[2, 2])
+
+
+def apply_blur(image: np.ndarray, sigma_px: float) -> np.ndarray:
+    """(H, W, C) image blurred with a Gaussian of ``sigma_px`` pixels (unchanged for 0)."""
+    if sigma_px <= 0.0:
+        return image
+    return cv2.GaussianBlur(np.asarray(image, dtype=np.float32), (0, 0), sigmaX=float(sigma_px))
 
 
 def apply_colour(image: np.ndarray, gains: tuple[float, float, float]) -> np.ndarray:

@@ -34,7 +34,7 @@ import torch
 import trimesh
 from torch.utils.data import Dataset
 
-from gsdf_ros.data.augment import AugmentConfig, AugmentParams, apply_colour, rotate_crop, sample_augment
+from gsdf_ros.data.augment import AugmentConfig, AugmentParams, apply_blur, apply_colour, rotate_crop, sample_augment
 from gsdf_ros.data.layout import (
     Annotation,
     LayoutError,
@@ -53,11 +53,20 @@ from gsdf_ros.data.layout import (
 )
 from gsdf_ros.geometry.camera import Intrinsics
 from gsdf_ros.image_norm import IMAGENET_MEAN, IMAGENET_STD, normalise_image  # noqa: F401 (re-exported)
-from gsdf_ros.geometry.virtual_camera import VirtualCrop, square_box_around, virtual_crop, warp_crop
+from gsdf_ros.geometry.virtual_camera import (
+    VirtualCrop,
+    full_image_crop,
+    hand_crop_box,
+    scale_box,
+    square_box_around,
+    virtual_crop,
+    warp_crop,
+)
 
 SDF_LIMIT = 2.0
 """Rows with |sdf_hand| or |sdf_obj| at or above this (unit-sphere units) are dropped."""
-CROP_MODES = ("full", "box")
+CROP_MODES = ("full", "box", "hand")
+"""``full`` image, ``box`` around hand and object (§3.5), or ``hand``: around the hand joints alone."""
 CLIP_MODES = ("train", "test")
 
 
@@ -99,14 +108,6 @@ def draw_sdf_rows(
             raise LayoutError(f"{source}: no valid '{side}' rows (all NaN or |sdf| >= {SDF_LIMIT})")
         drawn.append(rows[rng.integers(0, len(rows), size=k)])
     return np.concatenate(drawn, axis=0)
-
-
-def full_image_crop(intrinsics: Intrinsics, size: int) -> VirtualCrop:
-    """The whole image resized to `size` x `size`: identity rotation, K scaled per axis."""
-    k = intrinsics.scaled(size / intrinsics.width, size / intrinsics.height)
-    homography = k.matrix() @ np.linalg.inv(intrinsics.matrix())
-    box = (-0.5, -0.5, float(max(intrinsics.width, intrinsics.height)))
-    return VirtualCrop(box, int(size), np.eye(3), k, homography / homography[2, 2])
 
 
 def hand_object_box(ann: Annotation, pad_px: float = 10.0, enlarge: float = 1.25) -> tuple[float, float, float]:
@@ -204,12 +205,21 @@ class FrameDataset(Dataset):
         name = self.record(index).file_name
         return read_mesh(self.root, "hand", name), read_mesh(self.root, "obj", name)
 
+    def source(self, index: int) -> tuple[np.ndarray, Intrinsics]:
+        """Item `index`'s whole image (H, W, 3) uint8 RGB and its intrinsics: what a live camera gives."""
+        ann = self.record(index)
+        return read_image(self.root, ann.file_name), ann.intrinsics
+
     def crop_of(self, ann: Annotation, params: AugmentParams) -> VirtualCrop:
         """The (augmented) virtual camera of one sample."""
         if self.crop == "full":
             crop = full_image_crop(ann.intrinsics, self.input_size)
         else:
-            box = shift_box(hand_object_box(ann, self.box_pad_px, self.box_enlarge), params.box_shift)
+            if self.crop == "hand":
+                box = hand_crop_box(ann.intrinsics, ann.hand_joints_3d)
+            else:
+                box = hand_object_box(ann, self.box_pad_px, self.box_enlarge)
+            box = scale_box(shift_box(box, params.box_shift), params.box_scale)
             crop = virtual_crop(ann.intrinsics, box, self.input_size)
         return rotate_crop(crop, params.rotation_deg)
 
@@ -238,7 +248,8 @@ class FrameDataset(Dataset):
                 f"the annotation says {k.width}x{k.height}"
             )
         crop = self.crop_of(ann, params)
-        pixels = apply_colour(warp_crop(image, crop, interpolation=cv2.INTER_LINEAR), params.colour_gains)
+        pixels = warp_crop(image, crop, interpolation=cv2.INTER_LINEAR)
+        pixels = apply_colour(apply_blur(pixels, params.blur_sigma_px), params.colour_gains)
         joints = crop.to_virtual(ann.hand_joints_3d)
         wrist = joints[0]
         if self.num_points > 0:

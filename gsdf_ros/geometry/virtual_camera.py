@@ -111,6 +111,14 @@ def virtual_crop(intrinsics: Intrinsics, box: Box, size: int = 256) -> VirtualCr
     return VirtualCrop((x0, y0, side), int(size), rotation, crop_intrinsics, homography / homography[2, 2])
 
 
+def full_image_crop(intrinsics: Intrinsics, size: int) -> VirtualCrop:
+    """The whole image resized to `size` x `size`: identity rotation, K scaled per axis."""
+    k = intrinsics.scaled(size / intrinsics.width, size / intrinsics.height)
+    homography = k.matrix() @ np.linalg.inv(intrinsics.matrix())
+    box = (-0.5, -0.5, float(max(intrinsics.width, intrinsics.height)))
+    return VirtualCrop(box, int(size), np.eye(3), k, homography / homography[2, 2])
+
+
 def warp_crop(
     image: np.ndarray,
     crop: VirtualCrop,
@@ -147,3 +155,34 @@ def square_box_around(points2d: np.ndarray, pad_px: float = 10.0, enlarge: float
     if side <= 0:
         raise ValueError("the box around the points is empty; use pad_px > 0 for a single point")
     return (float(centre[0] - side / 2.0), float(centre[1] - side / 2.0), side)
+
+
+HAND_CROP_ENLARGE = 1.5
+"""Side of a hand crop over the longer side of its joints' 2D box (the joints lie inside the flesh)."""
+HAND_MIN_EXTENT_M = 0.12
+"""A hand crop covers at least this many metres at the hand's mean depth (a fist seen end-on)."""
+
+
+def hand_crop_box(intrinsics: Intrinsics, joints: np.ndarray, enlarge: float = HAND_CROP_ENLARGE,
+                  min_extent_m: float = HAND_MIN_EXTENT_M) -> Box:
+    """The square box of a hand crop around 3D joints (N, 3) in the camera frame: their projections'
+    box made square and enlarged by ``enlarge``, at least ``min_extent_m`` metres wide at their depth."""
+    joints = np.asarray(joints, dtype=np.float64)
+    if joints.ndim != 2 or joints.shape[1] != 3 or not np.all(np.isfinite(joints)):
+        raise ValueError(f"joints must be finite (N, 3), got shape {joints.shape}")
+    depth = float(joints[:, 2].mean())
+    if not depth > 0:
+        raise ValueError(f"the joints lie behind the camera (mean depth {depth:.3f} m)")
+    x0, y0, side = square_box_around(intrinsics.project(joints), pad_px=0.5, enlarge=enlarge)
+    least = min_extent_m * max(intrinsics.fx, intrinsics.fy) / depth
+    if side >= least:
+        return (x0, y0, side)
+    return (x0 + (side - least) / 2.0, y0 + (side - least) / 2.0, least)
+
+
+def scale_box(box: Box, factor: float) -> Box:
+    """A square box scaled about its centre."""
+    x0, y0, side = box
+    if not factor > 0:
+        raise ValueError(f"scale factor must be positive, got {factor}")
+    return (x0 + side * (1.0 - factor) / 2.0, y0 + side * (1.0 - factor) / 2.0, side * factor)

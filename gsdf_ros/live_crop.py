@@ -1,0 +1,77 @@
+"""Finding the hand crop from the model's own estimate: nothing from ground truth.
+
+The pose net first looks at the whole image (resized to its input), then at a hand crop around the
+joints it found (:func:`~gsdf_ros.geometry.virtual_camera.hand_crop_box`), ``steps`` times. Each look
+is a virtual camera (:mod:`gsdf_ros.geometry.virtual_camera`); results come back with the crop they
+were computed in, so callers map them to the source optical frame with ``crop.rotation``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from gsdf_ros.geometry.camera import Intrinsics
+from gsdf_ros.geometry.virtual_camera import (
+    VirtualCrop,
+    full_image_crop,
+    hand_crop_box,
+    to_source_frame,
+    virtual_crop,
+    warp_crop,
+)
+from gsdf_ros.image_norm import normalise_image
+
+REFINE_STEPS = 2
+"""Hand crops after the whole-image look (the second settles the crop on the hand)."""
+
+
+def crop_input(image: np.ndarray, crop: VirtualCrop) -> tuple[torch.Tensor, torch.Tensor]:
+    """The network input of one crop of an (H, W, 3) uint8 RGB image: image (1,3,S,S) and K (1,3,3)."""
+    pixels = warp_crop(image, crop, interpolation=cv2.INTER_LINEAR)
+    return (
+        torch.from_numpy(normalise_image(pixels))[None],
+        torch.from_numpy(crop.intrinsics.matrix().astype(np.float32))[None],
+    )
+
+
+def crop_around(intrinsics: Intrinsics, joints_source: np.ndarray, size: int) -> VirtualCrop:
+    """The hand crop of an image around joints (21, 3) given in its optical frame."""
+    return virtual_crop(intrinsics, hand_crop_box(intrinsics, joints_source), size)
+
+
+@dataclass
+class HandLook:
+    """The last look of :func:`locate_hand`: its crop and network input, and the pose net's output."""
+
+    crop: VirtualCrop
+    image: torch.Tensor
+    K: torch.Tensor
+    joints_source: np.ndarray
+    """(21, 3) joints in the source optical frame, metres (predicted root depth)."""
+    root_depth: float
+    """The root-depth head's wrist depth in this crop's virtual frame."""
+
+
+def locate_hand(pose_net: torch.nn.Module, image: np.ndarray, intrinsics: Intrinsics, size: int,
+                steps: int = REFINE_STEPS) -> HandLook:
+    """Whole image first, then ``steps`` hand crops each around the previous look's joints; every
+    look uses the pose net's own root depth. Raises ValueError when a look gives non-finite joints."""
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    device = next(pose_net.parameters()).device
+    crop = full_image_crop(intrinsics, size)
+    for step in range(steps + 1):
+        image_t, k_t = crop_input(image, crop)
+        with torch.no_grad():
+            out = pose_net(image_t.to(device), k_t.to(device))
+        joints = to_source_frame(out.joints[0].double().cpu().numpy(), crop.rotation)
+        if not np.all(np.isfinite(joints)):
+            raise ValueError("the pose net gave non-finite joints")
+        look = HandLook(crop, image_t, k_t, joints, float(out.root_depth[0]))
+        if step < steps:
+            crop = crop_around(intrinsics, joints, size)
+    return look
