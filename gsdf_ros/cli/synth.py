@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-format", choices=("png", "jpg"), default="png")
     p.add_argument("--pose-only", action="store_true",
                    help="images, annotations and label images only (no SDF files or meshes): pose-net data, fast")
+    p.add_argument("--resume", action="store_true",
+                   help="pose-only: keep the samples an interrupted run left complete on disk, render the rest")
     p.add_argument("--views", type=int, default=1,
                    help="samples per planned grasp (single samples only), each with its own camera, instant and look;"
                         " --num then counts grasps")
@@ -60,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             kept.extend(frames[: SHEET_SIZE - len(kept)])
             bar.update(1)
 
-        counts = write_dataset(args.out, args.num, args.seed, config, args.workers, on_clip)
+        counts = write_dataset(args.out, args.num, args.seed, config, args.workers, on_clip, resume=args.resume)
     summary: dict[str, object] = {"out": str(args.out), "samples": counts}
     if args.contact_sheet is not None:
         summary["contact_sheet"] = str(write_contact_sheet(args.contact_sheet, kept))

@@ -388,6 +388,18 @@ class LayoutWriter:
         self._entries[ann.id] = annotation_to_json(ann)
         self._names.add(ann.file_name)
 
+    def keep(self, ann: Annotation) -> None:
+        """Declare a sample whose files are already on disk (a resumed run): only its annotation is kept."""
+        if self._closed:
+            raise RuntimeError("the writer is closed")
+        if ann.id in self._entries or ann.file_name in self._names:
+            raise ValueError(f"duplicate sample id {ann.id} or file_name {ann.file_name!r}")
+        image = self.root / "rgb" / f"{ann.file_name}{self._ext}"
+        if not image.is_file():
+            raise LayoutError(f"{image}: cannot keep sample {ann.file_name}, its image is missing")
+        self._entries[ann.id] = annotation_to_json(ann)
+        self._names.add(ann.file_name)
+
     def add_clip(self, ids: Sequence[int]) -> None:
         """Declare one sequence (ordered sample ids) for ``clips/<split>.json``."""
         if len(ids) == 0:

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import trimesh
 
-from gsdf_ros.data.layout import Annotation, LayoutWriter, SampleRecord, SdfSamples
+from gsdf_ros.data.layout import Annotation, LayoutWriter, SampleRecord, SdfSamples, format_id
 from gsdf_ros.geometry.camera import Intrinsics
 from gsdf_ros.geometry.transforms import matrix_to_axis_angle
 from gsdf_ros.hand.joints import BONES
@@ -118,6 +118,8 @@ class SynthFrame:
     mask: np.ndarray
     depth: np.ndarray
     clip: int
+    stored: bool = False
+    """Its files are already on disk (a resumed run): not rendered, only its annotation is new."""
 
 
 # ---------------------------------------------------------------- per-sample randomness
@@ -229,13 +231,23 @@ def _plan(rng: np.random.Generator, camera: Intrinsics, config: SynthConfig) -> 
     raise RuntimeError("could not generate a grasp that fits the image; widen the focal or depth ranges")
 
 
+def _blank_render(camera: Intrinsics) -> RenderResult:
+    """Stand-in images of a sample that is already on disk (rendering draws nothing from the rng)."""
+    shape = (camera.height, camera.width)
+    return RenderResult(np.zeros((*shape, 3), np.uint8), np.zeros(shape, np.uint8), np.zeros(shape, np.float32))
+
+
 def frame_record(plan: ClipPlan, camera_pose: np.ndarray, tau: float, camera: Intrinsics, appearance: Appearance,
                  occluders: Sequence[SynthObject], config: SynthConfig, rng: np.random.Generator, sample_id: int,
-                 clip: int, frame: int) -> tuple[SampleRecord, RenderResult]:
-    """Render one instant of a plan and build its layout record (SDF files and meshes unless pose-only)."""
+                 clip: int, frame: int, stored: bool = False) -> tuple[SampleRecord, RenderResult]:
+    """Render one instant of a plan and build its layout record (SDF files and meshes unless pose-only);
+    ``stored`` (pose-only): the images are on disk already, only the annotation is built."""
     state = plan.state(tau).placed(camera_pose)
     grasp = state_grasp(plan, state)
-    result = render_frame(plan, camera_pose, tau, camera, appearance, occluders, config)
+    if stored and not config.pose_only:
+        raise ValueError("only pose-only runs can be resumed")
+    result = _blank_render(camera) if stored else render_frame(plan, camera_pose, tau, camera, appearance, occluders,
+                                                               config)
     if config.pose_only:
         ann = annotation_of(sample_id, grasp, camera, None, None, state.in_contact, clip, frame)
         return SampleRecord(ann, result.rgb), result
@@ -265,9 +277,12 @@ def _extra_view(rng: np.random.Generator, plan: ClipPlan, config: SynthConfig) -
     raise RuntimeError("could not place an extra view of the grasp in the image")
 
 
-def generate_clip(clip: int, seed: int, config: SynthConfig) -> list[SynthFrame]:
+def generate_clip(clip: int, seed: int, config: SynthConfig,
+                  stored: Optional[Callable[[int], bool]] = None) -> list[SynthFrame]:
     """All frames of clip ``clip`` (one frame when ``clip_len`` is 1, ``views`` frames of one grasp
-    with ``views`` > 1), deterministic in (seed, clip)."""
+    with ``views`` > 1), deterministic in (seed, clip). ``stored(sample_id)`` True: that sample's files
+    are on disk already and it is not rendered again (same annotation: rendering draws nothing)."""
+    stored = stored or (lambda _sample_id: False)
     rng = clip_rng(seed, clip)
     camera = sample_intrinsics(rng, config.size, config.focal, config.principal_jitter)
     plan, camera_pose = _plan(rng, camera, config)
@@ -277,16 +292,19 @@ def generate_clip(clip: int, seed: int, config: SynthConfig) -> list[SynthFrame]
     frames = []
     for frame, tau in enumerate(frame_times(config.clip_len)):
         sample_id = clip * config.clip_len * config.views + frame
+        done = stored(sample_id)
         record, result = frame_record(plan, camera_pose, tau, camera, appearance, occluders, config, rng,
-                                      sample_id, clip, frame)
-        frames.append(SynthFrame(record, split, result.mask, result.depth, clip))
+                                      sample_id, clip, frame, done)
+        frames.append(SynthFrame(record, split, result.mask, result.depth, clip, done))
     for view in range(1, config.views):
         camera, tau, camera_pose = _extra_view(rng, plan, config)
         appearance = sample_appearance(rng, camera)
         occluders = _occluders(rng, plan, camera_pose, config)
+        sample_id = clip * config.views + view
+        done = stored(sample_id)
         record, result = frame_record(plan, camera_pose, tau, camera, appearance, occluders, config, rng,
-                                      clip * config.views + view, clip, view)
-        frames.append(SynthFrame(record, split, result.mask, result.depth, clip))
+                                      sample_id, clip, view, done)
+        frames.append(SynthFrame(record, split, result.mask, result.depth, clip, done))
     return frames
 
 
@@ -334,11 +352,18 @@ def _single_threaded_torch() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def iterate_clips(num: int, seed: int, config: SynthConfig, workers: int = 1) -> Iterator[list[SynthFrame]]:
+def sample_on_disk(root: Path, image_ext: str, sample_id: int) -> bool:
+    """Whether every file of a pose-only sample is on disk (the depth image is written last)."""
+    name = format_id(sample_id)
+    return (root / "depth" / f"{name}.png").is_file() and (root / "rgb" / f"{name}{image_ext}").is_file()
+
+
+def iterate_clips(num: int, seed: int, config: SynthConfig, workers: int = 1,
+                  stored: Optional[Callable[[int], bool]] = None) -> Iterator[list[SynthFrame]]:
     """The clips 0..num-1 in order, generated in-process (``workers`` = 1) or by a process pool."""
     if num < 0 or workers < 1:
         raise ValueError(f"num must be >= 0 and workers >= 1, got {num}, {workers}")
-    job = partial(generate_clip, seed=seed, config=config)
+    job = partial(generate_clip, seed=seed, config=config, stored=stored)
     if workers == 1:
         with _single_threaded_torch():
             for clip in range(num):
@@ -350,15 +375,22 @@ def iterate_clips(num: int, seed: int, config: SynthConfig, workers: int = 1) ->
 
 
 def write_dataset(out: Path | str, num: int, seed: int, config: SynthConfig = SynthConfig(), workers: int = 1,
-                  on_clip: Optional[Callable[[list[SynthFrame]], None]] = None) -> dict[str, int]:
-    """Generate ``num`` clips into ``out``; returns the number of samples per split."""
+                  on_clip: Optional[Callable[[list[SynthFrame]], None]] = None, resume: bool = False) -> dict[str, int]:
+    """Generate ``num`` clips into ``out``; returns the number of samples per split. ``resume`` (pose-only
+    runs): samples whose files are on disk, e.g. from an interrupted run, are kept and not rendered again."""
+    if resume and not config.pose_only:
+        raise ValueError("only pose-only runs can be resumed (SDF files and meshes are not kept)")
     root = Path(out)
     writers = {s: LayoutWriter(root, s, image_format=config.image_format) for s in SPLITS}
     counts = {s: 0 for s in SPLITS}
-    for frames in iterate_clips(num, seed, config, workers):
+    stored = partial(sample_on_disk, root, f".{config.image_format}") if resume else None
+    for frames in iterate_clips(num, seed, config, workers, stored):
         for frame in frames:
-            writers[frame.split].add(frame.record)
-            write_label_images(root, frame)
+            if frame.stored:
+                writers[frame.split].keep(frame.record.annotation)
+            else:
+                writers[frame.split].add(frame.record)
+                write_label_images(root, frame)
             counts[frame.split] += 1
         if config.clip_len > 1:
             writers[frames[0].split].add_clip([f.record.annotation.id for f in frames])

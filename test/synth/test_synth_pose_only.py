@@ -39,3 +39,20 @@ def test_views_need_single_frames():
         SynthConfig(views=2, clip_len=3)
     with pytest.raises(ValueError, match="view_tau"):
         SynthConfig(view_tau=(0.9, 0.2))
+
+
+def test_an_interrupted_pose_only_run_resumes_to_the_same_dataset(tmp_path):
+    config = SynthConfig(**SMALL, pose_only=True, views=2, val_frac=0.0, test_frac=0.0)
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    write_dataset(whole, 3, 4, config)
+    write_dataset(resumed, 2, 4, config)
+    (resumed / "train.json").unlink()  # as if stopped before the end: one sample half written
+    (resumed / "depth" / "00000003.png").unlink()
+    stamp = (resumed / "rgb" / "00000000.png").stat().st_mtime_ns
+    write_dataset(resumed, 3, 4, config, resume=True)
+    assert (resumed / "rgb" / "00000000.png").stat().st_mtime_ns == stamp  # kept, not rendered again
+    assert (resumed / "train.json").read_bytes() == (whole / "train.json").read_bytes()
+    for name in ("rgb/00000003.png", "depth/00000003.png", "rgb/00000005.png"):
+        assert (resumed / name).read_bytes() == (whole / name).read_bytes()
+    with pytest.raises(ValueError, match="pose-only"):
+        write_dataset(tmp_path / "sdf", 1, 4, SynthConfig(**SMALL), resume=True)

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The pose-net experiment of the default model, with the package's own commands (2 CPU cores: hours).
+#   1. pose-only SynthHO training data (seed 101) and a held-out set from a seed no model trains on (7)
+#   2. the default pose net (configs/tiny_pose.yaml; resumes from runs/tiny_pose/last.pt when present)
+#   3. its learning curve: every epoch checkpoint on 200 training and 400 held-out images, both protocols
+#   4. held-out E_h against training-set size: the same schedule in steps on the first N training images
+# Run inside the environment: source env.sh && bash tools/pose_experiment.sh [STEP ...] (default: all)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+mkdir -p runs logs
+steps=${*:-data train curve sizes}
+WORKERS=${WORKERS:-2}
+HELD_OUT=data/synth_pose_heldout
+
+for step in $steps; do
+  case $step in
+    data)
+      [ -f data/synth_pose/train.json ] || gsdf-synth --out data/synth_pose --num 5000 --views 4 --pose-only \
+        --seed 101 --val-frac 0.02 --test-frac 0.0 --image-format jpg --workers "$WORKERS" --quiet
+      [ -f "$HELD_OUT/test.json" ] || gsdf-synth --out "$HELD_OUT" --num 400 --pose-only --seed 7 \
+        --val-frac 0.0 --test-frac 1.0 --image-format jpg --workers "$WORKERS" --quiet ;;
+    train)
+      resume=()
+      [ -f runs/tiny_pose/last.pt ] && resume=(--resume runs/tiny_pose/last.pt)
+      gsdf-train --config configs/tiny_pose.yaml "${resume[@]}" ;;
+    curve)
+      gsdf-eval-pose --checkpoint runs/tiny_pose/epoch_*.pt --data data/synth_pose --split train --limit 200 \
+        --out runs/tiny_pose_curve/train
+      gsdf-eval-pose --checkpoint runs/tiny_pose/epoch_*.pt --data "$HELD_OUT" --split test --limit 400 \
+        --out runs/tiny_pose_curve/heldout ;;
+    sizes)
+      for n in 1250 5000; do
+        python - "$n" <<'PY'
+import json, sys
+from pathlib import Path
+n = int(sys.argv[1])
+ids = json.loads(Path("data/synth_pose/splits/train.json").read_text())
+Path(f"data/synth_pose/splits/train_{n}.json").write_text(json.dumps(ids[:n]))
+PY
+        steps_per_epoch=$(( n / 32 ))
+        epochs=$(( 4000 / steps_per_epoch ))
+        gsdf-train --config configs/tiny_pose.yaml subset="train_$n" epochs="$epochs" \
+          "milestones=[$(( epochs * 11 / 16 )),$(( epochs * 14 / 16 ))]" ckpt_every=1000 out_dir="runs/tiny_pose_n$n"
+        gsdf-eval-pose --checkpoint "runs/tiny_pose_n$n/last.pt" --data "$HELD_OUT" --split test --limit 400 \
+          --out "runs/tiny_pose_n$n/heldout"
+        gsdf-eval-pose --checkpoint "runs/tiny_pose_n$n/last.pt" --data data/synth_pose --split train --limit 200 \
+          --out "runs/tiny_pose_n$n/train"
+      done ;;
+    *) echo "unknown step $step (data, train, curve, sizes)" >&2; exit 2 ;;
+  esac
+done
