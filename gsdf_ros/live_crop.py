@@ -16,6 +16,7 @@ import torch
 
 from gsdf_ros.geometry.camera import Intrinsics
 from gsdf_ros.geometry.virtual_camera import (
+    HAND_CROP_ENLARGE,
     VirtualCrop,
     full_image_crop,
     hand_crop_box,
@@ -38,9 +39,10 @@ def crop_input(image: np.ndarray, crop: VirtualCrop) -> tuple[torch.Tensor, torc
     )
 
 
-def crop_around(intrinsics: Intrinsics, joints_source: np.ndarray, size: int) -> VirtualCrop:
+def crop_around(intrinsics: Intrinsics, joints_source: np.ndarray, size: int,
+                enlarge: float = HAND_CROP_ENLARGE) -> VirtualCrop:
     """The hand crop of an image around joints (21, 3) given in its optical frame."""
-    return virtual_crop(intrinsics, hand_crop_box(intrinsics, joints_source), size)
+    return virtual_crop(intrinsics, hand_crop_box(intrinsics, joints_source, enlarge), size)
 
 
 @dataclass
@@ -75,3 +77,26 @@ def locate_hand(pose_net: torch.nn.Module, image: np.ndarray, intrinsics: Intrin
         if step < steps:
             crop = crop_around(intrinsics, joints, size)
     return look
+
+
+@dataclass
+class ShapeInputs:
+    """What the gSDF net reads for one frame: its crop around the hand and object, and the pose net's
+    own tight crop (``pose_view`` for :meth:`~gsdf_ros.model.GSDFNet.encode`)."""
+
+    crop: VirtualCrop
+    image: torch.Tensor
+    K: torch.Tensor
+    pose_view: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None
+
+
+def shape_inputs(look: HandLook, image: np.ndarray, intrinsics: Intrinsics, size: int,
+                 enlarge: float | None) -> ShapeInputs:
+    """The shape net's crop around a look's joints (``enlarge`` times their box; None: the look's own
+    crop, read by both nets), with the look as the pose net's view."""
+    if enlarge is None:
+        return ShapeInputs(look.crop, look.image, look.K, None)
+    crop = crop_around(intrinsics, look.joints_source, size, enlarge)
+    image_t, k_t = crop_input(image, crop)
+    rotation = torch.from_numpy((crop.rotation.T @ look.crop.rotation).astype(np.float32))[None]
+    return ShapeInputs(crop, image_t, k_t, (look.image, look.K, rotation))

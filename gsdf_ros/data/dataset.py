@@ -52,8 +52,8 @@ from gsdf_ros.data.layout import (
     split_path,
 )
 from gsdf_ros.geometry.camera import Intrinsics
-from gsdf_ros.image_norm import IMAGENET_MEAN, IMAGENET_STD, normalise_image  # noqa: F401 (re-exported)
 from gsdf_ros.geometry.virtual_camera import (
+    HAND_CROP_ENLARGE,
     VirtualCrop,
     full_image_crop,
     hand_crop_box,
@@ -62,6 +62,7 @@ from gsdf_ros.geometry.virtual_camera import (
     virtual_crop,
     warp_crop,
 )
+from gsdf_ros.image_norm import normalise_image
 
 SDF_LIMIT = 2.0
 """Rows with |sdf_hand| or |sdf_obj| at or above this (unit-sphere units) are dropped."""
@@ -150,6 +151,8 @@ class FrameDataset(Dataset):
         subset: Optional[str] = None,
         box_pad_px: float = 10.0,
         box_enlarge: float = 1.25,
+        hand_enlarge: float = HAND_CROP_ENLARGE,
+        pose_crop: bool = False,
     ) -> None:
         if crop not in CROP_MODES:
             raise ValueError(f"crop must be one of {CROP_MODES}, got {crop!r}")
@@ -169,6 +172,11 @@ class FrameDataset(Dataset):
         self.seed = int(seed)
         self.box_pad_px = box_pad_px
         self.box_enlarge = box_enlarge
+        if not hand_enlarge > 0:
+            raise ValueError(f"hand_enlarge must be positive, got {hand_enlarge}")
+        self.hand_enlarge = float(hand_enlarge)
+        self.pose_crop = bool(pose_crop)
+        """Also the pose net's own crop (``pose_image``, ``pose_K``, ``pose_R``): the tight hand crop."""
         self.epoch = 0
         self._annotations = read_annotations(self.root, split)
         self.ids = read_split_ids(self.root, subset or split)
@@ -210,18 +218,34 @@ class FrameDataset(Dataset):
         ann = self.record(index)
         return read_image(self.root, ann.file_name), ann.intrinsics
 
-    def crop_of(self, ann: Annotation, params: AugmentParams) -> VirtualCrop:
-        """The (augmented) virtual camera of one sample."""
-        if self.crop == "full":
+    def crop_of(self, ann: Annotation, params: AugmentParams, pose: bool = False) -> VirtualCrop:
+        """The (augmented) virtual camera of one sample; ``pose``: the pose net's tight hand crop."""
+        mode = "hand" if pose else self.crop
+        if mode == "full":
             crop = full_image_crop(ann.intrinsics, self.input_size)
         else:
-            if self.crop == "hand":
-                box = hand_crop_box(ann.intrinsics, ann.hand_joints_3d)
+            if mode == "hand":
+                enlarge = HAND_CROP_ENLARGE if pose else self.hand_enlarge
+                box = hand_crop_box(ann.intrinsics, ann.hand_joints_3d, enlarge)
             else:
                 box = hand_object_box(ann, self.box_pad_px, self.box_enlarge)
             box = scale_box(shift_box(box, params.box_shift), params.box_scale)
             crop = virtual_crop(ann.intrinsics, box, self.input_size)
         return rotate_crop(crop, params.rotation_deg)
+
+    def pixels(self, image: np.ndarray, crop: VirtualCrop, params: AugmentParams) -> np.ndarray:
+        """The network input (3, S, S) of one crop of a source image under the augmentation."""
+        pixels = warp_crop(image, crop, interpolation=cv2.INTER_LINEAR)
+        return normalise_image(apply_colour(apply_blur(pixels, params.blur_sigma_px), params.colour_gains))
+
+    def pose_inputs(self, image: np.ndarray, ann: Annotation, crop: VirtualCrop, params: AugmentParams) -> dict:
+        """The pose net's tight hand crop of a sample: its image, K and the rotation pose crop -> ``crop``."""
+        pose = self.crop_of(ann, params, pose=True)
+        return {
+            "pose_image": _f32(self.pixels(image, pose, params)),
+            "pose_K": _f32(pose.intrinsics.matrix()),
+            "pose_R": _f32(crop.rotation.T @ pose.rotation),
+        }
 
     def sdf_rows(self, ann: Annotation, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Drawn rows [x, y, z, sdf_h, sdf_o] (unit sphere) and the from-hand flags."""
@@ -248,8 +272,6 @@ class FrameDataset(Dataset):
                 f"the annotation says {k.width}x{k.height}"
             )
         crop = self.crop_of(ann, params)
-        pixels = warp_crop(image, crop, interpolation=cv2.INTER_LINEAR)
-        pixels = apply_colour(apply_blur(pixels, params.blur_sigma_px), params.colour_gains)
         joints = crop.to_virtual(ann.hand_joints_3d)
         wrist = joints[0]
         if self.num_points > 0:
@@ -259,8 +281,10 @@ class FrameDataset(Dataset):
             sdf = normalise_sdf(rows[:, 3:5], ann.sdf_scale, self.recon_scale)
         else:
             q, sdf, from_hand = np.zeros((0, 3)), np.zeros((0, 2)), np.zeros(0, bool)
+        pose = self.pose_inputs(image, ann, crop, params) if self.pose_crop else {}
         return {
-            "image": _f32(normalise_image(pixels)),
+            "image": _f32(self.pixels(image, crop, params)),
+            **pose,
             "K": _f32(crop.intrinsics.matrix()),
             "wrist": _f32(wrist),
             "joints": _f32(joints),

@@ -7,6 +7,9 @@ Batch dict read by :meth:`GSDFNet.forward` (a trailing ``T`` axis after B is opt
 - ``wrist``  (B,3)      wrist c in the camera frame, metres (ground truth for ``paper``, predicted for
   ``live``); when absent the pose net's root-depth head places the hand (``live``)
 - ``points`` (B,N,3)    query points in normalised space q = (P - c) * s/2
+- ``pose_image`` (B,3,H,W), ``pose_K`` (B,3,3), ``pose_R`` (B,3,3)  optional: the pose net's own
+  (tighter) hand crop, its intrinsics and the rotation from its frame to the crop above's
+  (P_crop = pose_R P_pose); absent, the pose net reads ``image`` itself
 """
 
 from __future__ import annotations
@@ -171,8 +174,30 @@ class GSDFNet(nn.Module):
             maps = self.temporal(maps.view(*(clip or (maps.shape[0], 1)), *maps.shape[1:])).flatten(0, 1)
         return maps
 
-    def encode(self, image: torch.Tensor, K: torch.Tensor, wrist: torch.Tensor | None = None) -> SDFState:
-        """Run both backbones once. Images (B,3,H,W) or clips (B,T,3,H,W) with K/wrist shaped alike."""
+    def _pose(
+        self, image: torch.Tensor, K: torch.Tensor, wrist: torch.Tensor | None, pose_view: tuple | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Joints (B,21,3) in the frame of ``image`` and the depth the volumes are decoded at, from the
+        frozen pose net on ``image`` or on its own crop ``pose_view`` = (image, K, R pose -> crop)."""
+        with torch.no_grad():
+            if pose_view is None:
+                pose = self.pose_net(image, K, None if wrist is None else wrist[:, 2])
+                return pose.joints, pose.root_depth
+            pose_image, pose_K, rotation = pose_view
+            root = None if wrist is None else torch.einsum("bji,bj->bi", rotation, wrist)[:, 2]
+            pose = self.pose_net(pose_image, pose_K, root)
+            joints = torch.einsum("bij,bkj->bki", rotation, pose.joints)
+            return joints, (joints[:, 0] if wrist is None else wrist)[:, 2]
+
+    def encode(
+        self,
+        image: torch.Tensor,
+        K: torch.Tensor,
+        wrist: torch.Tensor | None = None,
+        pose_view: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+    ) -> SDFState:
+        """Run both backbones once. Images (B,3,H,W) or clips (B,T,3,H,W) with K/wrist shaped alike;
+        ``pose_view`` (pose_image, pose_K, pose_R): the pose net's own crop (see the module docstring)."""
         if image.dim() not in (4, 5):
             raise ValueError(f"expected image (B,3,H,W) or (B,T,3,H,W), got {tuple(image.shape)}")
         clip = tuple(image.shape[:2]) if image.dim() == 5 else None
@@ -184,13 +209,18 @@ class GSDFNet(nn.Module):
             wrist = _flatten_clip(wrist, clip, "wrist")
             if wrist.shape != (image.shape[0], 3):
                 raise ValueError(f"expected wrist (B,3), got {tuple(wrist.shape)}")
+        if pose_view is not None:
+            names = ("pose_image", "pose_K", "pose_R")
+            pose_view = tuple(_flatten_clip(x, clip, name) for x, name in zip(pose_view, names))
+            if pose_view[0].shape[0] != image.shape[0] or pose_view[2].shape != K.shape:
+                raise ValueError(f"pose crop: expected {image.shape[0]} images and rotations (B,3,3), got "
+                                 f"{tuple(pose_view[0].shape)} and {tuple(pose_view[2].shape)}")
+        joints, root_depth = self._pose(image, K, wrist, pose_view)
+        wrist = joints[:, 0] if wrist is None else wrist
         with torch.no_grad():
-            pose = self.pose_net(image, K, None if wrist is None else wrist[:, 2])
-            joints = pose.joints
-            wrist = joints[:, 0] if wrist is None else wrist
             frames, valid = _bone_frames(joints, self.template)
         feats = self.backbone(image)
-        obj_center, _ = _volume_decode(self.cfg, self.object_head(self.object_neck(feats)), K, pose.root_depth)
+        obj_center, _ = _volume_decode(self.cfg, self.object_head(self.object_neck(feats)), K, root_depth)
         return SDFState(
             visual=self._visual_state(feats, clip),
             K=K,
@@ -199,7 +229,7 @@ class GSDFNet(nn.Module):
             frames=frames,
             valid=valid,
             obj_center=obj_center[:, 0],
-            root_depth=pose.root_depth,
+            root_depth=root_depth,
             clip=clip,
         )
 
@@ -241,7 +271,8 @@ class GSDFNet(nn.Module):
         missing = {"image", "K", "points"} - set(batch)
         if missing:
             raise ValueError(f"batch is missing {sorted(missing)}")
-        state = self.encode(batch["image"], batch["K"], batch.get("wrist"))
+        pose_view = tuple(batch[k] for k in ("pose_image", "pose_K", "pose_R")) if "pose_image" in batch else None
+        state = self.encode(batch["image"], batch["K"], batch.get("wrist"), pose_view)
         hand, obj = self.decode_sdf(state, batch["points"])
         if state.clip is not None and hand.dim() == 2:
             hand, obj = _unflatten_clip(hand, state.clip), _unflatten_clip(obj, state.clip)
