@@ -32,8 +32,10 @@ import yaml
 
 from gsdf_ros.data.dataset import hand_object_box
 from gsdf_ros.data.layout import Annotation, LayoutError, LayoutWriter, SampleRecord
-from gsdf_ros.data.obman import aabb_corners, load_object_mesh, transform_points
+from gsdf_ros.data.obman import load_object_mesh
 from gsdf_ros.geometry.camera import Intrinsics
+from gsdf_ros.geometry.sampling import aabb_corners
+from gsdf_ros.geometry.transforms import apply_transform
 from gsdf_ros.geometry.virtual_camera import VirtualCrop, virtual_crop, warp_crop
 from gsdf_ros.hand.joints import NUM_JOINTS
 from gsdf_ros.hand.mano import as_array
@@ -47,7 +49,6 @@ YCB_NAMES: tuple[str, ...] = (
 )
 """YCB model folder of DexYCB object id k (1-based): YCB_NAMES[k - 1]."""
 IMAGE_SIZE = (640, 480)
-RECON_SCALE = 6.2
 SUBJECT_PATTERN = re.compile(r"^\d{8}-subject-(\d{2})$")
 SEQUENCE_PATTERN = re.compile(r"^\d{8}_\d{6}$")
 S0_TEST_SUBJECTS = frozenset(range(3, 11))
@@ -217,7 +218,7 @@ def model_path(root: Path, ycb_id: int) -> Path:
     return Path(root) / "models" / YCB_NAMES[ycb_id - 1] / "textured_simple.obj"
 
 
-def load_model(path: Path) -> trimesh.Trimesh:
+def load_ycb_mesh(path: Path) -> trimesh.Trimesh:
     """A YCB model mesh (metres, rest frame)."""
     if not path.is_file():
         raise FileNotFoundError(f"missing YCB model: {path}")
@@ -266,8 +267,8 @@ def annotation_from_labels(sample_id: int, src: FrameSource, pad_px: float = 10.
         intrinsics=src.intrinsics,
         file_name=src.file_name,
         hand_joints_3d=src.labels.joint_3d,
-        obj_center_3d=transform_points(transform, offset[None])[0],
-        obj_corners_3d=transform_points(transform, rest_corners),
+        obj_center_3d=apply_transform(transform, offset[None])[0],
+        obj_corners_3d=apply_transform(transform, rest_corners),
         obj_transform=transform,
         obj_rest_corners_3d=rest_corners,
         hand_trans=src.labels.pose_m[48:51],
@@ -310,7 +311,7 @@ class DexYcbConverter:
 
     def model(self, ycb_id: int) -> trimesh.Trimesh:
         if ycb_id not in self._models:
-            self._models[ycb_id] = load_model(model_path(self.root, ycb_id))
+            self._models[ycb_id] = load_ycb_mesh(model_path(self.root, ycb_id))
         return self._models[ycb_id]
 
     def intrinsics(self, serial: str) -> Intrinsics:
@@ -344,7 +345,7 @@ class DexYcbConverter:
         meshes = {}
         if self.write_meshes:
             model = self.model(src.meta.ycb_id)
-            vertices = transform_points(ann.obj_transform, model.vertices)
+            vertices = apply_transform(ann.obj_transform, np.asarray(model.vertices, np.float64))
             meshes["mesh_obj"] = trimesh.Trimesh(vertices, np.asarray(model.faces), process=False)
         return SampleRecord(annotation=ann, image=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), **meshes)
 

@@ -45,16 +45,15 @@ from gsdf_ros.data.layout import (
     split_path,
 )
 from gsdf_ros.geometry.camera import Intrinsics
-from gsdf_ros.geometry.transforms import matrix_to_axis_angle
+from gsdf_ros.geometry.sampling import aabb_corners
+from gsdf_ros.geometry.transforms import apply_transform, matrix_to_axis_angle
 from gsdf_ros.hand.ik import kabsch_rotation
 from gsdf_ros.hand.joints import NUM_JOINTS
 from gsdf_ros.hand.mano import MANO_NUM_VERTICES, ChumpyStandIn, as_array
-from gsdf_ros.synth.sdf_ops import box_corners
 
 OBMAN_INTRINSICS = Intrinsics(480.0, 480.0, 128.0, 128.0, 256, 256)
 OBMAN_TO_OPENCV = np.diag([1.0, -1.0, -1.0])
 """ObMan's native camera frame to the OpenCV optical frame."""
-RECON_SCALE = 7.0
 REQUIRED_META_KEYS = ("coords_3d", "affine_transform")
 EXTRA_META_KEYS = (
     "side", "class_id", "sample_id", "obj_scale", "obj_path", "depth_min", "depth_max",
@@ -124,18 +123,6 @@ def object_pose(affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return transform, stretch
 
 
-def aabb_corners(vertices: np.ndarray) -> np.ndarray:
-    """The 8 corners of the axis-aligned bounds of (N, 3) vertices."""
-    v = np.asarray(vertices, np.float64)
-    lo, hi = v.min(axis=0), v.max(axis=0)
-    return (lo + hi) / 2.0 + box_corners((hi - lo) / 2.0)
-
-
-def transform_points(transform: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """R·p + t for (N, 3) points and a 4x4 transform."""
-    return np.asarray(points, np.float64) @ transform[:3, :3].T + transform[:3, 3]
-
-
 def global_rotation(template_vertices: np.ndarray, vertices: np.ndarray) -> np.ndarray:
     """Axis-angle (3,) of the rotation best aligning the centred template to the centred vertices."""
     t = torch.as_tensor(template_vertices - template_vertices.mean(axis=0), dtype=torch.float64)
@@ -189,7 +176,7 @@ def annotation_from_meta(
         intrinsics=OBMAN_INTRINSICS,
         hand_joints_3d=joints,
         obj_center_3d=transform[:3, 3],
-        obj_corners_3d=transform_points(transform, rest_corners),
+        obj_corners_3d=apply_transform(transform, rest_corners),
         obj_transform=transform,
         obj_rest_corners_3d=rest_corners,
         hand_poses=hand_poses,
@@ -200,7 +187,7 @@ def annotation_from_meta(
 def object_mesh_camera(meta: Mapping[str, Any], mesh: trimesh.Trimesh) -> trimesh.Trimesh:
     """The ShapeNet mesh in the OpenCV camera frame (full affine, scale included)."""
     affine = as_array(meta["affine_transform"])
-    vertices = to_opencv(transform_points(affine, mesh.vertices))
+    vertices = to_opencv(apply_transform(affine, np.asarray(mesh.vertices, np.float64)))
     return trimesh.Trimesh(vertices, np.asarray(mesh.faces), process=False)
 
 

@@ -46,7 +46,7 @@ from gsdf_ros.data.layout import (
     sdf_path,
     split_path,
 )
-from gsdf_ros.synth.sdf_samples import Normalisation, sample_points, split_by_sign, unit_sphere_normalisation
+from gsdf_ros.geometry.sampling import Normalisation, sample_points, split_by_sign, unit_sphere_normalisation
 
 Progress = Callable[[int, int], None]
 

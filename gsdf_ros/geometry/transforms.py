@@ -1,8 +1,9 @@
 """Rotations and rigid transforms.
 
 Rotation helpers are written once in torch, batched over any leading dimensions, and also accept
-numpy arrays (computed in float64, returned as numpy). Quaternions use the ROS order (x, y, z, w).
-Rigid transforms are 4x4 homogeneous matrices acting on column vectors: p' = R p + t.
+numpy arrays (computed in float64, returned as numpy). Rigid transforms are 4x4 homogeneous
+matrices acting on column vectors: p' = R p + t. Quaternions for messages come from transforms3d
+(:func:`gsdf_ros.frames.quaternion_xyzw`); the one here is internal to :func:`matrix_to_axis_angle`.
 """
 
 from __future__ import annotations
@@ -67,9 +68,8 @@ def axis_angle_to_matrix(axis_angle: torch.Tensor) -> torch.Tensor:
     return _identity_like(axis_angle) + a[..., None, None] * k + b[..., None, None] * (k @ k)
 
 
-@_numpy_or_torch
-def matrix_to_quaternion(rotation: torch.Tensor) -> torch.Tensor:
-    """Unit quaternions (x, y, z, w) with w >= 0 from rotation matrices (..., 3, 3)."""
+def _matrix_to_quaternion(rotation: torch.Tensor) -> torch.Tensor:
+    """Unit quaternions (x, y, z, w) with w >= 0 from rotation matrices (..., 3, 3), batched in torch."""
     _check_last_dims(rotation, (3, 3), "rotation")
     m = rotation
     m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
@@ -95,25 +95,9 @@ def matrix_to_quaternion(rotation: torch.Tensor) -> torch.Tensor:
 
 
 @_numpy_or_torch
-def quaternion_to_matrix(quaternion: torch.Tensor) -> torch.Tensor:
-    """Rotation matrices from quaternions (x, y, z, w) (..., 4); they are normalised first."""
-    _check_last_dims(quaternion, (4,), "quaternion")
-    norm = quaternion.norm(dim=-1)
-    if not bool(torch.all(torch.isfinite(norm) & (norm > 1e-9))):
-        raise ValueError("quaternion must be finite and non-zero")
-    x, y, z, w = (quaternion / norm[..., None]).unbind(-1)
-    rows = [
-        1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w),
-        2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
-        2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y),
-    ]  # fmt: skip
-    return torch.stack(rows, -1).reshape(*quaternion.shape[:-1], 3, 3)
-
-
-@_numpy_or_torch
 def matrix_to_axis_angle(rotation: torch.Tensor) -> torch.Tensor:
     """Axis-angle vectors (..., 3) with angle in [0, pi] from rotation matrices (..., 3, 3)."""
-    q = matrix_to_quaternion(rotation)
+    q = _matrix_to_quaternion(rotation)
     v, w = q[..., :3], q[..., 3]
     s = v.norm(dim=-1)
     angle = 2.0 * torch.atan2(s, w)
@@ -151,46 +135,8 @@ def rotation_angle(rotation: Array) -> Array:
     return aa.norm(dim=-1) if isinstance(aa, torch.Tensor) else np.linalg.norm(aa, axis=-1)
 
 
-def _zeros_like(x: Array, shape: tuple[int, ...]) -> Array:
-    if isinstance(x, torch.Tensor):
-        return torch.zeros(shape, dtype=x.dtype, device=x.device)
-    return np.zeros(shape, dtype=np.result_type(x, np.float64))
-
-
 def _transpose(x: Array) -> Array:
     return x.swapaxes(-1, -2)
-
-
-def make_transform(rotation: Array, translation: Array) -> Array:
-    """4x4 rigid transforms [R | t] from rotations (..., 3, 3) and translations (..., 3)."""
-    if rotation.shape[-2:] != (3, 3) or translation.shape[-1:] != (3,):
-        raise ValueError(
-            f"need rotation (..., 3, 3) and translation (..., 3), got {tuple(rotation.shape)}, {tuple(translation.shape)}"
-        )
-    if rotation.shape[:-2] != translation.shape[:-1]:
-        raise ValueError(f"batch shapes differ: {rotation.shape[:-2]} vs {translation.shape[:-1]}")
-    t = _zeros_like(rotation, (*rotation.shape[:-2], 4, 4))
-    t[..., :3, :3] = rotation
-    t[..., :3, 3] = translation
-    t[..., 3, 3] = 1.0
-    return t
-
-
-def invert_transform(transform: Array) -> Array:
-    """Inverse of rigid transforms (..., 4, 4): [Rᵀ | -Rᵀ t]."""
-    rotation_t = _transpose(transform[..., :3, :3])
-    translation = -(rotation_t @ transform[..., :3, 3:])[..., 0]
-    return make_transform(rotation_t, translation)
-
-
-def compose_transforms(*transforms: Array) -> Array:
-    """Product T_1 · T_2 · … (apply the last one first)."""
-    if not transforms:
-        raise ValueError("compose_transforms needs at least one transform")
-    result = transforms[0]
-    for t in transforms[1:]:
-        result = result @ t
-    return result
 
 
 def apply_transform(transform: Array, points: Array) -> Array:

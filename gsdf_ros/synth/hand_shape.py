@@ -17,6 +17,7 @@ import trimesh
 from scipy.spatial import ConvexHull
 
 from gsdf_ros.hand.joints import BONES, FINGER_JOINTS, MCP_JOINTS, NUM_JOINTS, TIP_JOINTS
+from gsdf_ros.geometry.sampling import box_corners
 from gsdf_ros.synth import sdf_ops
 
 # radius (m) at MCP, PIP, DIP and tip of each finger; thumb thicker, little finger thinner
@@ -176,7 +177,7 @@ class HandShape:
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """An axis-aligned box (lower, upper) that contains the whole surface."""
         cones = self._bones
-        stub = sdf_ops.apply_pose(self._palm[2], sdf_ops.box_corners(self._stub_half_extents))
+        stub = sdf_ops.apply_pose(self._palm[2], box_corners(self._stub_half_extents))
         rot, polygon, _ = self._palm
         palm = self.joints[0] + np.column_stack([polygon, np.zeros(len(polygon))]) @ rot.T
         pts = np.vstack([cones.a, cones.a + cones.unit * cones.length[:, None], stub, palm])

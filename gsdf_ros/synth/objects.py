@@ -16,6 +16,7 @@ import numpy as np
 import trimesh
 from scipy.spatial.transform import Rotation
 
+from gsdf_ros.geometry.sampling import box_corners
 from gsdf_ros.synth import sdf_ops
 from gsdf_ros.synth.appearance import Material, sample_material
 
@@ -210,7 +211,7 @@ class SynthObject:
 
     def rest_corners(self) -> np.ndarray:
         """The 8 bounding-box corners in the object frame (``obj_rest_corners_3d``)."""
-        return sdf_ops.box_corners(self.half_extents)
+        return box_corners(self.half_extents)
 
     def corners(self) -> np.ndarray:
         """The 8 bounding-box corners in the camera frame (``obj_corners_3d``)."""

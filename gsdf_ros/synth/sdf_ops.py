@@ -15,20 +15,12 @@ import numpy as np
 import trimesh
 from skimage import measure
 
+from gsdf_ros.geometry.sampling import as_points
+
 _GRID_SHIFT = 0.3183
 
 SDF = Callable[[np.ndarray], np.ndarray]
 """A signed distance function: (N, 3) points -> (N,) distances, negative inside."""
-
-
-def as_points(points: np.ndarray) -> np.ndarray:
-    """Validate and return points as a float (N, 3) array (float32 stays float32)."""
-    arr = np.asarray(points)
-    if arr.ndim != 2 or arr.shape[1] != 3:
-        raise ValueError(f"points must have shape (N, 3), got {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.floating):
-        arr = arr.astype(np.float64)
-    return arr
 
 
 def _positive(name: str, value: float) -> float:
@@ -273,12 +265,6 @@ def smooth_union_all(distances: list[np.ndarray], k: float) -> np.ndarray:
     for d in distances[1:]:
         out = smooth_union(out, d, k)
     return out
-
-
-def box_corners(half_extents: np.ndarray) -> np.ndarray:
-    """The 8 corners (8, 3) of an origin-centred box, x slowest, z fastest."""
-    signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], float)
-    return signs * _vec3("half_extents", half_extents)
 
 
 def check_pose(pose: np.ndarray) -> np.ndarray:

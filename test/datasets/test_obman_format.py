@@ -29,8 +29,8 @@ from gsdf_ros.data.obman import (
     link_gsdf_obman,
     read_meta,
     seal_faces,
-    transform_points,
 )
+from gsdf_ros.geometry.transforms import apply_transform
 
 from .conftest import (
     OPENCV_FLIP,
@@ -336,7 +336,7 @@ def test_gsdf_tree_annotation_arrays_and_id_fallbacks(tmp_path):
             np.testing.assert_array_equal(getattr(ann, name), np.asarray(entry[name], np.float64), err_msg=name)
         assert ann.sdf_scale == entry["sdf_scale"][0]
         # the fixture's arrays are consistent and far from the defaults
-        np.testing.assert_allclose(transform_points(ann.obj_transform, ann.obj_rest_corners_3d), ann.obj_corners_3d,
+        np.testing.assert_allclose(apply_transform(ann.obj_transform, ann.obj_rest_corners_3d), ann.obj_corners_3d,
                                    atol=1e-12)
         assert not np.allclose(ann.bbox, [0, 0, 256, 256]) and np.abs(ann.hand_poses).max() > 0.1
     assert read_split_ids(out / "train", "train") == [2, 7]

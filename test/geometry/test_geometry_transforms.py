@@ -1,4 +1,4 @@
-"""Rotations, quaternions (ROS order) and rigid transforms."""
+"""Rotations and rigid transforms."""
 
 import numpy as np
 import pytest
@@ -7,12 +7,7 @@ import torch
 from gsdf_ros.geometry.transforms import (
     apply_transform,
     axis_angle_to_matrix,
-    compose_transforms,
-    invert_transform,
-    make_transform,
     matrix_to_axis_angle,
-    matrix_to_quaternion,
-    quaternion_to_matrix,
     rotation_angle,
     rotation_between,
 )
@@ -47,31 +42,6 @@ def test_axis_angle_matches_known_rotation_and_torch_batch():
     assert torch.isfinite(small).all()
 
 
-def test_quaternion_order_is_ros_xyzw():
-    half = np.pi / 6
-    q = np.array([0.0, 0.0, np.sin(half), np.cos(half)])  # 60 degrees about z
-    np.testing.assert_allclose(quaternion_to_matrix(q), axis_angle_to_matrix(np.array([0, 0, 2 * half])), atol=1e-15)
-    np.testing.assert_allclose(matrix_to_quaternion(np.eye(3)), [0.0, 0.0, 0.0, 1.0], atol=1e-15)
-
-
-def test_quaternion_round_trip_with_all_pivots():
-    rng = np.random.default_rng(2)
-    q = rng.normal(size=(400, 4))
-    q /= np.linalg.norm(q, axis=1, keepdims=True)
-    q[:4] = np.eye(4)  # pure w, x, y, z quaternions hit every branch
-    q[q[:, 3] < 0] *= -1
-    back = matrix_to_quaternion(quaternion_to_matrix(q))
-    np.testing.assert_allclose(back, q, atol=1e-12)
-    assert np.all(back[:, 3] >= 0)
-
-
-def test_zero_quaternion_raises():
-    with pytest.raises(ValueError, match="non-zero"):
-        quaternion_to_matrix(np.zeros(4))
-    with pytest.raises(ValueError, match="shape"):
-        quaternion_to_matrix(np.zeros(3))
-
-
 def test_rotation_between_is_minimal_and_handles_degenerate_cases():
     rng = np.random.default_rng(3)
     a, b = rng.normal(size=(200, 3)), rng.normal(size=(200, 3)) * 3.0
@@ -89,20 +59,15 @@ def test_rotation_between_is_minimal_and_handles_degenerate_cases():
     np.testing.assert_allclose(rotation_between(a[0], 2 * a[0]), np.eye(3), atol=1e-15)
 
 
-def test_rigid_transform_compose_invert_apply():
+def test_apply_transform_on_batches_of_numpy_and_torch():
     rng = np.random.default_rng(4)
     rot = axis_angle_to_matrix(random_axis_angles(rng, 20)[10:13])
-    t = make_transform(rot, rng.normal(size=(3, 3)))
+    t = np.zeros((3, 4, 4))
+    t[:, :3, :3], t[:, :3, 3], t[:, 3, 3] = rot, rng.normal(size=(3, 3)), 1.0
     points = rng.normal(size=(3, 10, 3))
     moved = apply_transform(t, points)
     np.testing.assert_allclose(moved, np.einsum("bij,bnj->bni", rot, points) + t[:, None, :3, 3], atol=1e-12)
-    np.testing.assert_allclose(apply_transform(invert_transform(t), moved), points, atol=1e-12)
-    identity = np.broadcast_to(np.eye(4), t.shape)
-    np.testing.assert_allclose(compose_transforms(t, invert_transform(t)), identity, atol=1e-12)
-    two = compose_transforms(t[0], t[1])
-    one_by_one = apply_transform(t[0], apply_transform(t[1], points[0]))
-    np.testing.assert_allclose(apply_transform(two, points[0]), one_by_one, atol=1e-12)
-    tt = torch.as_tensor(t)
-    np.testing.assert_allclose(invert_transform(tt).numpy(), invert_transform(t), atol=1e-15)
+    np.testing.assert_allclose(apply_transform(t[0], points[0]), moved[0], atol=1e-12)
+    np.testing.assert_allclose(apply_transform(torch.as_tensor(t), torch.as_tensor(points)).numpy(), moved, atol=1e-12)
     with pytest.raises(ValueError):
-        make_transform(rot, np.zeros((3, 2)))
+        apply_transform(t, np.zeros((3, 10, 2)))

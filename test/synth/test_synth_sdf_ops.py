@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from gsdf_ros.geometry.sampling import box_corners
 from gsdf_ros.synth import sdf_ops
 
 
@@ -45,7 +46,7 @@ def test_pair_distances_match_full_matrix():
 
 
 def test_convex_polytope_of_cube_hull_is_box_inside():
-    corners = sdf_ops.box_corners(np.array([0.05, 0.03, 0.02]))
+    corners = box_corners(np.array([0.05, 0.03, 0.02]))
     normals, offsets = sdf_ops.halfspaces_from_hull(corners)
     pts = np.random.default_rng(2).uniform(-0.02, 0.02, size=(200, 3)) * [2.5, 1.5, 1.0]
     np.testing.assert_allclose(sdf_ops.convex_polytope(pts, normals, offsets),

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from gsdf_ros.geometry import sampling
 from gsdf_ros.synth import objects, sdf_samples
 
 
@@ -12,7 +13,7 @@ def pair(hand, hand_mesh, joints):
     return hand, hand_mesh, obj, obj.mesh()
 
 
-def draw(pair, seed: int, **counts) -> sdf_samples.SdfSamples:
+def draw(pair, seed: int, **counts) -> sdf_samples.SdfSampleFiles:
     hand, hand_mesh, obj, obj_mesh = pair
     return sdf_samples.make_sdf_samples(np.random.default_rng(seed), hand_mesh, hand.sdf, obj_mesh, obj.sdf, **counts)
 
@@ -44,7 +45,7 @@ def test_values_are_the_analytic_sdfs_in_unit_sphere_units(pair):
 
 def test_normalisation_maps_meshes_into_unit_sphere(pair):
     _, hand_mesh, _, obj_mesh = pair
-    norm = sdf_samples.unit_sphere_normalisation(hand_mesh, obj_mesh)
+    norm = sampling.unit_sphere_normalisation(hand_mesh, obj_mesh)
     radii = np.linalg.norm(norm.to_unit(np.vstack([hand_mesh.vertices, obj_mesh.vertices])), axis=1)
     assert radii.max() == pytest.approx(1.0 / 1.03, rel=1e-9)
     verts = np.vstack([hand_mesh.vertices, obj_mesh.vertices])
