@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-format", choices=("png", "jpg"), default="png")
     p.add_argument("--pose-only", action="store_true",
                    help="images, annotations and label images only (no SDF files or meshes): pose-net data, fast")
+    p.add_argument("--scenes", action="store_true",
+                   help="whole-frame scenes for the hand detector (a hand or none anywhere in frames of common camera "
+                        "sizes, distractors), rendered at --size on the longer side: images/ and scenes_<split>.json")
     p.add_argument("--resume", action="store_true",
                    help="pose-only: keep the samples an interrupted run left complete on disk, render the rest")
     p.add_argument("--views", type=int, default=1,
@@ -55,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"gsdf-synth: {exc}", file=sys.stderr)
         return 2
+    if args.scenes:
+        return _scenes(args)
     kept: list[SynthFrame] = []
     with tqdm(total=args.num, unit="clip" if args.clip_len > 1 else "sample", disable=args.quiet) as bar:
 
@@ -67,6 +72,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.contact_sheet is not None:
         summary["contact_sheet"] = str(write_contact_sheet(args.contact_sheet, kept))
     print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
+def _scenes(args: argparse.Namespace) -> int:
+    from gsdf_ros.synth.scenes import SceneConfig, write_scenes
+
+    try:
+        config = SceneConfig(long_side=args.size, val_frac=args.val_frac, test_frac=args.test_frac)
+    except ValueError as exc:
+        print(f"gsdf-synth: {exc}", file=sys.stderr)
+        return 2
+    with tqdm(total=args.num, unit="scene", disable=args.quiet) as bar:
+        counts = write_scenes(args.out, args.num, args.seed, config, args.workers, lambda _scene: bar.update(1))
+    print(json.dumps({"out": str(args.out), "scenes": counts}, sort_keys=True))
     return 0
 
 

@@ -243,7 +243,7 @@ def image_path(root: Path | str, file_name: str) -> Path:
 # ---------------------------------------------------------------- deterministic file writers
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
     """Write through a temporary name so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -375,7 +375,7 @@ class LayoutWriter:
         other = IMAGE_EXTENSIONS[1 - IMAGE_EXTENSIONS.index(self._ext)]
         (self.root / "rgb" / f"{ann.file_name}{other}").unlink(missing_ok=True)
         encoded = image_bytes(record.image, self._ext, self._jpeg_quality)
-        _write_bytes(self.root / "rgb" / f"{ann.file_name}{self._ext}", encoded)
+        write_atomic(self.root / "rgb" / f"{ann.file_name}{self._ext}", encoded)
         for kind, samples in (("hand", record.sdf_hand), ("obj", record.sdf_obj)):
             if samples is not None:
                 save_npz(sdf_path(self.root, kind, ann.file_name), samples.arrays())
@@ -384,7 +384,7 @@ class LayoutWriter:
             save_npz(norm_path(self.root, ann.file_name), norm)
         for kind, mesh in (("hand", record.mesh_hand), ("obj", record.mesh_obj)):
             if mesh is not None:
-                _write_bytes(mesh_path(self.root, kind, ann.file_name), obj_bytes(mesh))
+                write_atomic(mesh_path(self.root, kind, ann.file_name), obj_bytes(mesh))
         self._entries[ann.id] = annotation_to_json(ann)
         self._names.add(ann.file_name)
 
@@ -419,11 +419,11 @@ class LayoutWriter:
             "images": [self._entries[i][0] for i in ids],
             "annotations": [self._entries[i][1] for i in ids],
         }
-        _write_bytes(annotation_path(self.root, self.split), json_bytes(document))
-        _write_bytes(split_path(self.root, self.split), json_bytes([format_id(i) for i in ids]))
+        write_atomic(annotation_path(self.root, self.split), json_bytes(document))
+        write_atomic(split_path(self.root, self.split), json_bytes([format_id(i) for i in ids]))
         if self._clips:
             clips = [[format_id(i) for i in clip] for clip in self._clips]
-            _write_bytes(clips_path(self.root, self.split), json_bytes(clips))
+            write_atomic(clips_path(self.root, self.split), json_bytes(clips))
         self._closed = True
 
 

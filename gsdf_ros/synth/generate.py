@@ -27,14 +27,14 @@ import os
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional, Sequence
+from typing import Callable, Iterable, Iterator, Optional, Sequence, TypeVar
 
 import cv2
 import numpy as np
 import torch
 import trimesh
 
-from gsdf_ros.data.layout import Annotation, LayoutWriter, SampleRecord, SdfSamples, format_id
+from gsdf_ros.data.layout import Annotation, LayoutWriter, SampleRecord, SdfSamples, format_id, write_atomic
 from gsdf_ros.geometry.camera import Intrinsics
 from gsdf_ros.geometry.transforms import matrix_to_axis_angle
 from gsdf_ros.hand.joints import BONES
@@ -58,6 +58,7 @@ from gsdf_ros.synth.render import LABEL_OCCLUDER, RenderResult, hand_item, objec
 from gsdf_ros.synth.sdf_samples import make_sdf_samples
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
+T = TypeVar("T")
 DEPTH_UNIT = 1e-4
 """Metres per unit of the uint16 depth PNGs (0.1 mm, up to 6.5 m)."""
 
@@ -318,13 +319,6 @@ def _png_bytes(image: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def depth_to_png(depth: np.ndarray) -> np.ndarray:
     """z-depth (m, 0 = background) as uint16 in units of :data:`DEPTH_UNIT`."""
     return np.clip(np.round(np.asarray(depth, np.float64) / DEPTH_UNIT), 0, 65535).astype(np.uint16)
@@ -333,8 +327,8 @@ def depth_to_png(depth: np.ndarray) -> np.ndarray:
 def write_label_images(root: Path, frame: SynthFrame) -> None:
     """``segm/<name>.png`` and ``depth/<name>.png`` of one frame."""
     name = frame.record.annotation.file_name
-    _write_atomic(root / "segm" / f"{name}.png", _png_bytes(frame.mask))
-    _write_atomic(root / "depth" / f"{name}.png", _png_bytes(depth_to_png(frame.depth)))
+    write_atomic(root / "segm" / f"{name}.png", _png_bytes(frame.mask))
+    write_atomic(root / "depth" / f"{name}.png", _png_bytes(depth_to_png(frame.depth)))
 
 
 def _init_worker() -> None:
@@ -358,20 +352,25 @@ def sample_on_disk(root: Path, image_ext: str, sample_id: int) -> bool:
     return (root / "depth" / f"{name}.png").is_file() and (root / "rgb" / f"{name}{image_ext}").is_file()
 
 
-def iterate_clips(num: int, seed: int, config: SynthConfig, workers: int = 1,
-                  stored: Optional[Callable[[int], bool]] = None) -> Iterator[list[SynthFrame]]:
-    """The clips 0..num-1 in order, generated in-process (``workers`` = 1) or by a process pool."""
+def map_ordered(job: Callable[[int], T], num: int, workers: int = 1) -> Iterator[T]:
+    """``job(0)`` .. ``job(num - 1)`` in order, in this process (``workers`` = 1) or a process pool, each
+    with one torch thread (the same arithmetic either way)."""
     if num < 0 or workers < 1:
         raise ValueError(f"num must be >= 0 and workers >= 1, got {num}, {workers}")
-    job = partial(generate_clip, seed=seed, config=config, stored=stored)
     if workers == 1:
         with _single_threaded_torch():
-            for clip in range(num):
-                yield job(clip)
+            for index in range(num):
+                yield job(index)
         return
     context = multiprocessing.get_context("spawn" if os.name == "nt" else "fork")
     with context.Pool(workers, initializer=_init_worker) as pool:
         yield from pool.imap(job, range(num), chunksize=1)
+
+
+def iterate_clips(num: int, seed: int, config: SynthConfig, workers: int = 1,
+                  stored: Optional[Callable[[int], bool]] = None) -> Iterator[list[SynthFrame]]:
+    """The clips 0..num-1 in order, generated in-process (``workers`` = 1) or by a process pool."""
+    return map_ordered(partial(generate_clip, seed=seed, config=config, stored=stored), num, workers)
 
 
 def write_dataset(out: Path | str, num: int, seed: int, config: SynthConfig = SynthConfig(), workers: int = 1,
@@ -440,5 +439,5 @@ def contact_sheet(frames: Iterable[SynthFrame], columns: int = 4, tile: int = 25
 def write_contact_sheet(path: Path | str, frames: Sequence[SynthFrame], columns: int = 4) -> Path:
     """Write :func:`contact_sheet` of ``frames`` as a PNG."""
     path = Path(path)
-    _write_atomic(path, _png_bytes(cv2.cvtColor(contact_sheet(frames, columns), cv2.COLOR_RGB2BGR)))
+    write_atomic(path, _png_bytes(cv2.cvtColor(contact_sheet(frames, columns), cv2.COLOR_RGB2BGR)))
     return path
