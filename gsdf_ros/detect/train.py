@@ -1,0 +1,200 @@
+"""Training and scoring the hand detector on SynthHO scenes (config-driven, resumable, 2 CPU cores).
+
+Loss: the CenterNet focal loss on the centre heatmap plus L1 of the log size and of the offset at the
+true centre cell. Every epoch's randomness comes from (seed, epoch), so a run resumed from
+``last.pt`` continues as an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import yaml
+from torch.utils.data import DataLoader
+
+from gsdf_ros.checkpoint import git_commit
+from gsdf_ros.detect.data import SceneDataset, box_iou, fit_to_canvas, scenes_fingerprint
+from gsdf_ros.detect.model import Detection, DetectorConfig, HandDetector, decode_detection
+from gsdf_ros.image_norm import normalise_image
+
+log = logging.getLogger("gsdf_ros.detect")
+KIND = "hand_detector"
+
+
+@dataclass
+class DetectorTrainConfig:
+    data_root: str = "data/scenes"
+    train_split: str = "train"
+    model: dict[str, Any] = field(default_factory=dict)
+    """:class:`DetectorConfig` fields."""
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 2e-3
+    milestones: tuple[int, ...] = (20, 26)
+    lr_gamma: float = 0.3
+    size_weight: float = 0.1
+    offset_weight: float = 1.0
+    scale_range: tuple[float, float] = (0.6, 1.2)
+    workers: int = 0
+    seed: int = 0
+    out_dir: str = "runs/detector"
+
+    def __post_init__(self) -> None:
+        self.milestones = tuple(int(m) for m in self.milestones)
+        self.scale_range = tuple(float(v) for v in self.scale_range)
+        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
+            raise ValueError("epochs and batch_size must be positive and lr > 0")
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> DetectorTrainConfig:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        data.update(overrides or {})
+        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown detector training keys: {sorted(unknown)}")
+        return cls(**data)
+
+
+def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, beta: float = 4.0) -> torch.Tensor:
+    """CenterNet's penalty-reduced focal loss, normalised by the number of centres (at least 1)."""
+    p = torch.sigmoid(logits).clamp(1e-4, 1 - 1e-4)
+    pos = target.eq(1.0).float()
+    pos_loss = -(1 - p) ** alpha * torch.log(p) * pos
+    neg_loss = -((1 - target) ** beta) * p**alpha * torch.log(1 - p) * (1 - pos)
+    return (pos_loss.sum() + neg_loss.sum()) / pos.sum().clamp_min(1.0)
+
+
+def detector_loss(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], cfg: DetectorTrainConfig) -> dict:
+    """Focal heatmap loss + weighted L1 of log size and offset at the true centres."""
+    heat = focal_loss(out["heat"], batch["heat"])
+    has = batch["has_hand"]
+    size = offset = out["heat"].new_zeros(())
+    if bool(has.any()):
+        idx = has.nonzero()[:, 0]
+        cx, cy = batch["cell"][idx, 0], batch["cell"][idx, 1]
+        size = F.l1_loss(out["size"][idx, :, cy, cx], batch["size"][idx])
+        offset = F.l1_loss(out["offset"][idx, :, cy, cx], batch["offset"][idx])
+    total = heat + cfg.size_weight * size + cfg.offset_weight * offset
+    return {"loss": total, "heat": heat, "size": size, "offset": offset}
+
+
+def save(path: Path, model: HandDetector, cfg: DetectorTrainConfig, optimiser=None, epoch: int = 0, step: int = 0,
+         fingerprint: str | None = None) -> Path:
+    """Write a detector checkpoint atomically (with or without optimiser state)."""
+    state = {
+        "kind": KIND, "detector_config": dataclasses.asdict(model.cfg), "model_state": model.state_dict(),
+        "train_config": dataclasses.asdict(cfg), "epoch": epoch, "step": step, "seed": cfg.seed,
+        "git_commit": git_commit(), "data_fingerprint": fingerprint,
+        "optimizer_state": None if optimiser is None else optimiser.state_dict(),
+    }
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+    return path
+
+
+def load_detector(path: str | Path, device: str | torch.device = "cpu") -> tuple[HandDetector, dict]:
+    """A detector checkpoint's model (eval mode) and its stored dict; ValueError when it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"detector checkpoint not found: {path}")
+    state = torch.load(path, map_location=device, weights_only=False)
+    if not isinstance(state, dict) or state.get("kind") != KIND:
+        raise ValueError(f"{path} is not a hand-detector checkpoint")
+    model = HandDetector(DetectorConfig(**state["detector_config"]))
+    model.load_state_dict(state["model_state"])
+    return model.to(device).eval(), state
+
+
+def train_detector(cfg: DetectorTrainConfig, resume: str | Path | None = None) -> Path:
+    """Run (or continue) a detector training; returns the path of ``last.pt``."""
+    torch.set_flush_denormal(True)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "train_config.yaml").write_text(yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False))
+    torch.manual_seed(cfg.seed)
+    model = HandDetector(DetectorConfig(**cfg.model))
+    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    epoch = step = 0
+    if resume is not None:
+        _, state = load_detector(resume)
+        model.load_state_dict(state["model_state"])
+        optimiser.load_state_dict(state["optimizer_state"])
+        epoch, step = int(state["epoch"]), int(state["step"])
+    data = SceneDataset(cfg.data_root, cfg.train_split, model.cfg, augment=True, seed=cfg.seed,
+                        scale_range=cfg.scale_range)
+    fingerprint = scenes_fingerprint(cfg.data_root, cfg.train_split)
+    log_path = out / "train_log.csv"
+    new_log = not log_path.exists()
+    with log_path.open("a", newline="") as log_file:
+        writer = csv.DictWriter(log_file, fieldnames=["epoch", "step", "lr", "loss", "heat", "size", "offset"])
+        if new_log:
+            writer.writeheader()
+        while epoch < cfg.epochs:
+            lr = cfg.lr * cfg.lr_gamma ** sum(epoch >= m for m in cfg.milestones)
+            for group in optimiser.param_groups:
+                group["lr"] = lr
+            data.set_epoch(epoch)
+            generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
+            loader = DataLoader(data, batch_size=cfg.batch_size, shuffle=True, drop_last=len(data) > cfg.batch_size,
+                                num_workers=cfg.workers, generator=generator)
+            model.train()
+            for batch in loader:
+                losses = detector_loss(model(batch["image"]), batch, cfg)
+                optimiser.zero_grad(set_to_none=True)
+                losses["loss"].backward()
+                optimiser.step()
+                step += 1
+                writer.writerow({"epoch": epoch, "step": step, "lr": lr, **{k: float(v.detach()) for k, v in losses.items()}})
+            log_file.flush()
+            epoch += 1
+            save(out / "last.pt", model, cfg, optimiser, epoch, step, fingerprint)
+            log.info("detector epoch %d/%d, step %d, loss %.4g", epoch, cfg.epochs, step, float(losses["loss"].detach()))
+    return out / "last.pt"
+
+
+def detect(model: HandDetector, image: np.ndarray) -> Detection:
+    """The best hand in one (H, W, 3) uint8 RGB frame of any size, in its pixels."""
+    canvas, scale = fit_to_canvas(image, model.cfg.canvas)
+    with torch.no_grad():
+        out = model(torch.from_numpy(normalise_image(canvas))[None])
+    return decode_detection(out, 0, scale)
+
+
+def score_detector(model: HandDetector, data: SceneDataset, threshold: float = 0.5,
+                   limit: int | None = None) -> dict[str, Any]:
+    """Recall at IoU >= 0.5 on frames with a hand, the share of hand-free frames called "hand", and the
+    mean detection time per frame (ms, this process), at ``threshold``."""
+    model.eval()
+    count = len(data) if limit is None else min(limit, len(data))
+    hits = hands = false_alarms = empties = 0
+    seconds = 0.0
+    rows = []
+    for index in range(count):
+        image, box = data.frame(index)
+        start = time.perf_counter()
+        found = detect(model, image)
+        seconds += time.perf_counter() - start
+        iou = box_iou(found.box, box) if box is not None else 0.0
+        said_hand = found.score >= threshold
+        if box is None:
+            empties += 1
+            false_alarms += int(said_hand)
+        else:
+            hands += 1
+            hits += int(said_hand and iou >= 0.5)
+        rows.append({"index": index, "score": found.score, "iou": iou, "has_hand": box is not None})
+    return {
+        "recall@0.5": hits / hands if hands else float("nan"), "hand_frames": hands,
+        "false_hand_rate": false_alarms / empties if empties else float("nan"), "empty_frames": empties,
+        "ms_per_frame": 1000.0 * seconds / max(count, 1), "threshold": threshold, "rows": rows,
+    }
