@@ -1,7 +1,7 @@
 """Dense reference vs coarse-to-fine mesh extraction on a trained gSDF model's decoders.
 
 Both paths mesh the hand and the object of ONE encoded input (the same ``SDFState``) through
-:func:`gsdf_ros.evaluate.extract_meshes`, the function the predictor uses. The model is a
+:func:`gsdf_ros.reconstruction.extract_meshes`, the function the predictor uses. The model is a
 ``--checkpoint`` when given, else an ``sdf``-stage checkpoint found under ``runs/``, else the
 ``tiny`` model with its decoders trained here for ``--steps`` steps on an analytic toy hand
 (capsules) and object (sphere), ending with the training loss's clamp, so that its SDF is shaped
@@ -26,8 +26,8 @@ import numpy as np
 import torch
 
 from benchlib import emit, environment, set_threads, toy_crop
-from gsdf_ros.checkpoint import Checkpoint, CheckpointError, load_model, save_checkpoint
-from gsdf_ros.evaluate import extract_meshes
+from gsdf_ros.checkpoint import Checkpoint, CheckpointError, load_checkpoint_model, save_checkpoint
+from gsdf_ros.reconstruction import extract_meshes
 from gsdf_ros.inference import GSDFPredictor
 from gsdf_ros.mesh import Extraction
 from gsdf_ros.metrics import chamfer_distance, sample_surface
@@ -97,7 +97,7 @@ def find_run_checkpoint(runs: Path) -> Path | None:
     """The newest ``sdf``-stage checkpoint under ``runs`` that loads, if any."""
     for path in sorted(runs.glob("**/*.pt"), key=lambda p: p.stat().st_mtime, reverse=True):
         try:
-            load_model(path, "cpu", stage="sdf")
+            load_checkpoint_model(path, "cpu", stage="sdf")
         except CheckpointError:
             continue
         return path
@@ -107,7 +107,7 @@ def find_run_checkpoint(runs: Path) -> Path | None:
 def model_and_state(args: argparse.Namespace) -> tuple[GSDFNet, SDFState, dict[str, Any]]:
     path = Path(args.checkpoint) if args.checkpoint else find_run_checkpoint(Path(args.runs))
     if path is not None:
-        model, _ = load_model(path, "cpu", stage="sdf")
+        model, _ = load_checkpoint_model(path, "cpu", stage="sdf")
         predictor = GSDFPredictor(model, mesh="none")
         state = predictor.encode_window([toy_crop(model.cfg.image_size)])
         return model, state, {"model": f"checkpoint {path}", "trained_here": False}

@@ -40,15 +40,16 @@ import torch
 from bench_mesh_model import train_decoders
 from benchlib import (cuda_peak_mb, device_name, devices, distribution, emit, environment, peak_rss_mb, set_threads,
                       synchronize, timed, toy_crop)
-from gsdf_ros.checkpoint import load_model
+from gsdf_ros.checkpoint import load_checkpoint_model
 from gsdf_ros.geometry import Intrinsics
 from gsdf_ros.geometry.virtual_camera import virtual_crop, warp_crop
-from gsdf_ros.inference import STAGES, GSDFPredictor, prepare_window
+from gsdf_ros.inference import TIMED_STAGES, GSDFPredictor
+from gsdf_ros.reconstruction import prepare_window
 from gsdf_ros.model import build_model
 from gsdf_ros.nodes.cropping import full_frame_box
 from gsdf_ros.nodes.image_conversion import decode_pixels, to_rgb8
 from gsdf_ros.nodes.validation import CameraFacts, check_frame
-from gsdf_ros.predictor import CropSample
+from gsdf_ros.result import CropSample
 from gsdf_ros.result import Reconstruction
 
 ENCODING = "bgr8"
@@ -138,7 +139,7 @@ def enable_amp(model: Any, device: torch.device) -> None:
 
 def make_predictor(args: argparse.Namespace, config: str, device: torch.device) -> tuple[GSDFPredictor, str]:
     if args.checkpoint:
-        model, _ = load_model(args.checkpoint, device, stage="sdf")
+        model, _ = load_checkpoint_model(args.checkpoint, device, stage="sdf")
         weights = f"checkpoint {args.checkpoint}"
     else:
         torch.manual_seed(args.seed)
@@ -283,7 +284,7 @@ def main(argv: list[str] | None = None) -> None:
     results = [run_case(args, *case, frame, convert) for case in cases(args)]
     report = {"bench": "stages", "environment": environment(), "frame": f"{args.width}x{args.height} {ENCODING}",
               "publish_convert": "measured" if convert else "skipped: ROS 2 not importable",
-              "stages": ["preprocess", *STAGES, "publish_convert", "unattributed", "end_to_end"], "cases": results}
+              "stages": ["preprocess", *TIMED_STAGES, "publish_convert", "unattributed", "end_to_end"], "cases": results}
     header = ["config", "device", "amp", "compile", *report["stages"], "peak RSS MB"]
     rows = [[c["config"], c["device"], c["amp"], c["compile"],
              *[c.get("stages_ms", {}).get(s, {}).get("median", "-") for s in report["stages"]],

@@ -103,7 +103,7 @@ def _cell(value: Any) -> str:
 
 def toy_crop(size: int, stamp_ns: int = 0, seed: int = 0) -> "CropSample":
     """A square crop with a skin-coloured hand-sized blob and a blue disc on a grey background."""
-    from gsdf_ros.predictor import CropSample
+    from gsdf_ros.result import CropSample
 
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:size, 0:size] / size

@@ -29,7 +29,7 @@ import torch
 
 from gsdf_ros.evaluate import EvalConfig, evaluate
 from gsdf_ros.inference import GSDFPredictor
-from gsdf_ros.predictor import CropSample
+from gsdf_ros.result import CropSample
 
 METRICS = ("CD_h", "CD_o", "E_h", "E_o")
 UNITS = {"CD_h": "cm²", "CD_o": "cm²", "E_h": "cm", "E_o": "cm"}

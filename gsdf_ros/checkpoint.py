@@ -18,21 +18,14 @@ import torch
 from torch import nn
 
 import gsdf_ros
+from gsdf_ros.errors import CheckpointError
 from gsdf_ros.model import GSDFConfig, build_model
+from gsdf_ros.reconstruction import trained_window_length
 
 FORMAT_VERSION = 1
-STAGES: tuple[str, ...] = ("pose", "sdf")
+TRAINING_STAGES: tuple[str, ...] = ("pose", "sdf")
 MODEL_KIND = {"pose": "pose", "sdf": "gsdf"}
 """The registered model (see :func:`gsdf_ros.model.build_model`) each stage trains."""
-
-
-class CheckpointError(Exception):
-    """A checkpoint file that is missing, unreadable or inconsistent; names the file and the problem."""
-
-    def __init__(self, path: str | os.PathLike, problem: str) -> None:
-        self.path = str(path)
-        self.problem = problem
-        super().__init__(f"checkpoint {self.path}: {problem}")
 
 
 @dataclass
@@ -63,8 +56,7 @@ class Checkpoint:
     @property
     def window_length(self) -> int:
         """Frames per input window: the temporal transformer's clip length, else 1."""
-        temporal = self.model_config.get("temporal", {})
-        return int(temporal.get("num_frames", 1)) if temporal.get("enabled", False) else 1
+        return trained_window_length(self.config)
 
 
 _REQUIRED = ("model_config", "stage", "model_state")
@@ -86,8 +78,8 @@ def git_commit(cwd: str | os.PathLike | None = None) -> str | None:
 
 def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> Path:
     """Write ``checkpoint`` atomically (temporary file, then rename); returns the path."""
-    if checkpoint.stage not in STAGES:
-        raise ValueError(f"stage must be one of {STAGES}, got {checkpoint.stage!r}")
+    if checkpoint.stage not in TRAINING_STAGES:
+        raise ValueError(f"stage must be one of {TRAINING_STAGES}, got {checkpoint.stage!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -120,8 +112,8 @@ def _read(path: Path, map_location: str | torch.device) -> dict[str, Any]:
 def _from_dict(path: Path, data: dict[str, Any]) -> Checkpoint:
     known = {f.name for f in fields(Checkpoint)}
     checkpoint = Checkpoint(**{k: v for k, v in data.items() if k in known})
-    if checkpoint.stage not in STAGES:
-        raise CheckpointError(path, f"unknown stage {checkpoint.stage!r} (expected one of {STAGES})")
+    if checkpoint.stage not in TRAINING_STAGES:
+        raise CheckpointError(path, f"unknown stage {checkpoint.stage!r} (expected one of {TRAINING_STAGES})")
     if checkpoint.format_version > FORMAT_VERSION:
         raise CheckpointError(path, f"format {checkpoint.format_version} is newer than this package reads")
     return checkpoint
@@ -163,7 +155,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     return checkpoint
 
 
-def load_model(
+def load_checkpoint_model(
     path: str | os.PathLike, device: str | torch.device = "cpu", stage: str | None = None
 ) -> tuple[nn.Module, Checkpoint]:
     """The checkpoint's model (eval mode, on ``device``) and the checkpoint; ``stage`` checks its kind."""

@@ -2,20 +2,16 @@
 
 Per sample: encode once, extract hand and object meshes (:mod:`gsdf_ros.mesh`), map them to metric
 camera space with the wrist the protocol uses (ground truth for ``paper``, predicted for ``live``),
-rotate back to the source camera, and score against the ground-truth meshes with
-:func:`gsdf_ros.metrics.evaluate_reconstruction`. Writes ``per_sample.jsonl``, ``summary.json``,
-``results.md`` and plots (metric histograms; best, median and worst reconstructions).
+rotate back to the source camera, and score against the ground-truth meshes
+(:mod:`gsdf_ros.eval_scoring`, in a process pool). Writes ``per_sample.jsonl``, ``summary.json``,
+``results.md`` and plots (:mod:`gsdf_ros.eval_report`).
 """
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import json
-import multiprocessing
-import math
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -24,17 +20,14 @@ import numpy as np
 import torch
 import trimesh
 
-from gsdf_ros.checkpoint import load_model
+from gsdf_ros.checkpoint import load_checkpoint_model
+from gsdf_ros.data.loading import DataSettings, open_dataset
+from gsdf_ros.eval_report import json_default, pick_examples, plot_histograms, render_example, results_markdown
+from gsdf_ros.eval_scoring import SCORED_KEYS, SampleReconstruction, ScoringJob, ScoringPool, score_job
 from gsdf_ros.live_crop import REFINE_STEPS, locate_hand
-from gsdf_ros.metrics import METRICS, evaluate_reconstruction, markdown_table, set_query_workers, summarize
+from gsdf_ros.metrics import summarize
 from gsdf_ros.model import GSDFNet, SDFState
-from gsdf_ros.reconstruction import (  # noqa: F401 (re-exported: the live path and evaluation share them)
-    MESH_METHODS,
-    extract_meshes,
-    frame_state,
-    metric_mesh,
-    resolve_window_length,
-)
+from gsdf_ros.reconstruction import MESH_METHODS, extract_meshes, frame_state, metric_mesh, resolve_window_length
 
 PROTOCOLS: tuple[str, ...] = ("paper", "live")
 
@@ -90,27 +83,8 @@ class EvalConfig:
 # ----------------------------------------------------------------------------- one reconstruction
 
 
-@dataclass
-class SampleReconstruction:
-    """Predictions for one sample in the source camera frame (metres)."""
-
-    hand_mesh: trimesh.Trimesh | None
-    object_mesh: trimesh.Trimesh | None
-    joints: np.ndarray
-    object_center: np.ndarray
-    wrist: np.ndarray
-    seconds: float
-    hand_reason: str | None = None
-    object_reason: str | None = None
-
-
 def _tensor(value: Any, device: torch.device) -> torch.Tensor:
     return torch.as_tensor(np.asarray(value) if not isinstance(value, torch.Tensor) else value).to(device)
-
-
-def _newest(x: np.ndarray, dims: int) -> np.ndarray:
-    """The last frame of a clip array (more than ``dims`` dimensions), else the array."""
-    return x[-1] if x.ndim > dims else x
 
 
 def is_clip(sample: dict) -> bool:
@@ -183,55 +157,16 @@ def reconstruct_sample(
     return reconstruct_frames(model, sample, protocol, method, resolution, coarse)[0]
 
 
-def score_sample(pred: SampleReconstruction, sample: dict, gt: tuple[trimesh.Trimesh, trimesh.Trimesh], n_points: int) -> dict:
-    """The paper's metrics plus the wrist error (cm) for one reconstruction."""
-    rotation = _newest(np.asarray(sample["cam_rot"], dtype=np.float64), 2)
-    gt_joints = _newest(np.asarray(sample["joints"], dtype=np.float64), 2) @ rotation.T
-    gt_center = _newest(np.asarray(sample["obj_center"], dtype=np.float64), 1) @ rotation.T
-    gt_wrist = _newest(np.asarray(sample["wrist"], dtype=np.float64), 1) @ rotation.T
-    row = evaluate_reconstruction(
-        pred.hand_mesh, pred.object_mesh, gt[0], gt[1], pred.joints, gt_joints, pred.object_center, gt_center,
-        n_points=n_points,
-    )
-    row["wrist_error_cm"] = float(np.linalg.norm(pred.wrist - gt_wrist) * 100.0)
-    row.update(seconds=pred.seconds, hand_reason=pred.hand_reason, object_reason=pred.object_reason)
-    return row
-
-
 # ----------------------------------------------------------------------------- the run
 
 
 def open_eval_dataset(cfg: EvalConfig, model: GSDFNet, train_config: dict) -> Any:
     """The test dataset of ``cfg.data`` as the checkpoint's model reads it; with ``cfg.clip_len``,
     consecutive non-overlapping clips of that length (each frame scored once)."""
-    from gsdf_ros.train import TrainConfig, open_dataset
-
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    tcfg = TrainConfig.from_dict({k: v for k, v in train_config.items() if k in known})
-    tcfg.data_root = cfg.data
+    settings = DataSettings.of(train_config, data_root=cfg.data)
     if cfg.crop is not None:
-        tcfg.crop = cfg.crop
-    return open_dataset(tcfg, model.cfg, cfg.split, train=False, clip_len=cfg.clip_len)
-
-
-def _ranking_key(row: dict) -> float:
-    """Lower is better: CD_h + CD_o, failed reconstructions last."""
-    value = float(row.get("CD_h", math.nan)) + float(row.get("CD_o", math.nan))
-    return value if math.isfinite(value) else math.inf
-
-
-def pick_examples(rows: Sequence[dict]) -> dict[str, int]:
-    """Positions in ``rows`` of the best, median and worst reconstruction."""
-    order = sorted(range(len(rows)), key=lambda i: _ranking_key(rows[i]))
-    return {"best": order[0], "median": order[len(order) // 2], "worst": order[-1]}
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot serialise {type(value).__name__}")
+        settings.crop = cfg.crop
+    return open_dataset(settings, model.cfg, cfg.split, train=False, clip_len=cfg.clip_len)
 
 
 def frame_gt_meshes(dataset: Any, index: int, sample: dict, t: int) -> tuple[trimesh.Trimesh, trimesh.Trimesh]:
@@ -239,13 +174,6 @@ def frame_gt_meshes(dataset: Any, index: int, sample: dict, t: int) -> tuple[tri
     if is_clip(sample):
         return dataset.frames.gt_meshes(int(sample["index"][t]))
     return dataset.gt_meshes(index)
-
-
-SCORED_KEYS: tuple[str, ...] = ("cam_rot", "joints", "obj_center", "wrist")
-"""The ground-truth fields of a frame that :func:`score_sample` reads."""
-
-ScoringJob = tuple[dict, SampleReconstruction, dict, tuple[trimesh.Trimesh, trimesh.Trimesh]]
-"""(row head, prediction, ground-truth fields, ground-truth meshes) of one scored frame."""
 
 
 def live_inputs(model: GSDFNet, dataset: Any, index: int, refine_steps: int) -> dict:
@@ -287,61 +215,14 @@ def reconstruct_item(model: GSDFNet, dataset: Any, index: int, cfg: EvalConfig, 
     return jobs
 
 
-def score_job(job: ScoringJob, n_points: int) -> dict:
-    """The row of one scoring job."""
-    head, pred, truth, gt = job
-    return {**head, **score_sample(pred, truth, gt, n_points)}
-
-
 def score_item(model: GSDFNet, dataset: Any, index: int, cfg: EvalConfig, protocol: str) -> list[dict]:
     """One row per scored frame of item ``index`` (every new frame of a clip, once)."""
     return [score_job(job, cfg.n_points) for job in reconstruct_item(model, dataset, index, cfg, protocol)]
 
 
-def _init_scoring_process() -> None:
-    set_query_workers(1)  # one core per scoring process
-    torch.set_num_threads(1)
-
-
-class ScoringPool:
-    """Scores jobs in ``workers`` processes (in this one when 1) and hands rows back in submission order."""
-
-    def __init__(self, workers: int, n_points: int) -> None:
-        self.n_points = n_points
-        self.pending: collections.deque = collections.deque()
-        self.limit = 2 * workers
-        self.executor = None
-        if workers > 1:
-            context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
-            self.executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_scoring_process)
-
-    def submit(self, job: ScoringJob) -> list[dict]:
-        """Queue ``job``; returns the rows finished meanwhile, oldest first."""
-        if self.executor is None:
-            return [score_job(job, self.n_points)]
-        self.pending.append(self.executor.submit(score_job, job, self.n_points))
-        done = []
-        while len(self.pending) > self.limit:
-            done.append(self.pending.popleft().result())
-        return done
-
-    def drain(self) -> list[dict]:
-        """Every row still queued, in submission order."""
-        rows = [future.result() for future in self.pending]
-        self.pending.clear()
-        return rows
-
-    def __enter__(self) -> ScoringPool:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.executor is not None:
-            self.executor.shutdown(cancel_futures=True)
-
-
 def evaluate(cfg: EvalConfig, dataset: Any | None = None, progress: bool = True) -> dict:
     """Run the evaluation ``cfg`` describes; returns the summary (per protocol) it also writes."""
-    model, checkpoint = load_model(cfg.checkpoint, cfg.device, stage="sdf")
+    model, checkpoint = load_checkpoint_model(cfg.checkpoint, cfg.device, stage="sdf")
     clip_len = resolve_window_length(checkpoint.window_length, cfg.clip_len)
     if dataset is None:
         dataset = open_eval_dataset(cfg, model, checkpoint.train_config)
@@ -359,7 +240,7 @@ def evaluate(cfg: EvalConfig, dataset: Any | None = None, progress: bool = True)
         def record(finished: list[dict]) -> None:
             for row in finished:
                 rows[row["protocol"]].append(row)
-                lines.write(json.dumps(row, default=_json_default) + "\n")
+                lines.write(json.dumps(row, default=json_default) + "\n")
 
         trained_crop = str(checkpoint.train_config.get("crop", "full"))
         for index in indices:
@@ -372,7 +253,7 @@ def evaluate(cfg: EvalConfig, dataset: Any | None = None, progress: bool = True)
     meta = {"checkpoint": str(cfg.checkpoint), "split": cfg.split, "mesh": cfg.mesh, "resolution": cfg.resolution,
             "samples": frames, "items": count, "clip_len": clip_len, "git_commit": checkpoint.git_commit,
             "data_fingerprint": checkpoint.data_fingerprint}
-    (out / "summary.json").write_text(json.dumps({"meta": meta, **summary}, indent=2, default=_json_default))
+    (out / "summary.json").write_text(json.dumps({"meta": meta, **summary}, indent=2, default=json_default))
     (out / "results.md").write_text(results_markdown(summary, meta))
     for protocol, protocol_rows in rows.items():
         plot_histograms(protocol_rows, out / f"hist_{protocol}.png", title=f"{protocol} protocol")
@@ -385,110 +266,3 @@ def evaluate(cfg: EvalConfig, dataset: Any | None = None, progress: bool = True)
                            out / f"render_{protocol}_{label}.png",
                            title=f"{protocol} {label}: {protocol_rows[position]['id']}")
     return summary
-
-
-def results_markdown(summary: dict[str, dict], meta: dict) -> str:
-    """Mean and median tables of every protocol."""
-    parts = [f"# gSDF evaluation: {meta['split']} ({meta['samples']} samples, {meta['mesh']} {meta['resolution']}³)"]
-    notes = {"paper": "ground-truth wrist (the paper's protocol)", "live": "predicted wrist (no ground truth)"}
-    for protocol, table in summary.items():
-        parts += [f"## {protocol}: {notes[protocol]}", markdown_table({k: table[k] for k in METRICS})]
-    return "\n\n".join(parts) + "\n"
-
-
-# ----------------------------------------------------------------------------- plots (matplotlib Agg)
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def plot_histograms(rows: Sequence[dict], path: Path, title: str = "") -> None:
-    """One histogram per metric (finite values only)."""
-    plt = _pyplot()
-    names = list(METRICS) + ["wrist_error_cm"]
-    fig, axes = plt.subplots(3, 3, figsize=(12, 9))
-    for ax, name in zip(axes.flat, names):
-        values = np.array([float(r.get(name, math.nan)) for r in rows], dtype=np.float64)
-        values = values[np.isfinite(values)]
-        if len(values):
-            ax.hist(values, bins=min(30, max(5, len(values))), color="tab:blue", alpha=0.8)
-        ax.set_title(f"{name} (n={len(values)})")
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-
-
-MEAN = np.array([0.485, 0.456, 0.406])
-STD = np.array([0.229, 0.224, 0.225])
-
-
-def input_rgb(image: Any) -> np.ndarray:
-    """The ImageNet-normalised (3,S,S) crop (newest frame of a clip) back to (S,S,3) in [0, 1]."""
-    image = _newest(np.asarray(image, dtype=np.float64), 3)
-    return np.clip(image.transpose(1, 2, 0) * STD + MEAN, 0.0, 1.0)
-
-
-def project_mesh(mesh: trimesh.Trimesh, K: np.ndarray, rotation: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Source-frame mesh into crop pixels: triangles (F,3,2), their mean depth (F,) and shade (F,)."""
-    vertices = np.asarray(mesh.vertices) @ rotation  # source -> virtual frame
-    uvw = vertices @ K.T
-    uv = uvw[:, :2] / np.maximum(uvw[:, 2:], 1e-6)
-    faces = np.asarray(mesh.faces)
-    normals = np.cross(vertices[faces[:, 1]] - vertices[faces[:, 0]], vertices[faces[:, 2]] - vertices[faces[:, 0]])
-    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
-    shade = 0.35 + 0.65 * np.abs(normals[:, 2])
-    return uv[faces], vertices[faces, 2].mean(axis=1), shade
-
-
-def _draw_meshes(ax, rgb: np.ndarray, meshes: Sequence[tuple[trimesh.Trimesh | None, tuple]], K, rotation) -> None:
-    """Painter's-algorithm rasterisation of the meshes over the input crop."""
-    from matplotlib.collections import PolyCollection
-
-    ax.imshow(rgb, alpha=0.6)
-    triangles, depths, colours = [], [], []
-    for mesh, colour in meshes:
-        if mesh is None or len(mesh.faces) == 0:
-            continue
-        tri, depth, shade = project_mesh(mesh, K, rotation)
-        triangles.append(tri)
-        depths.append(depth)
-        colours.append(shade[:, None] * np.asarray(colour)[None])
-    if triangles:
-        tri, depth, colour = np.concatenate(triangles), np.concatenate(depths), np.concatenate(colours)
-        order = np.argsort(-depth)
-        ax.add_collection(PolyCollection(tri[order], facecolors=np.clip(colour[order], 0, 1), edgecolors="none"))
-    ax.set_xlim(0, rgb.shape[1])
-    ax.set_ylim(rgb.shape[0], 0)
-    ax.set_axis_off()
-
-
-HAND_COLOUR = (1.0, 0.6, 0.3)
-OBJECT_COLOUR = (0.3, 0.6, 1.0)
-
-
-def render_example(sample: dict, pred: SampleReconstruction, gt: tuple[trimesh.Trimesh, trimesh.Trimesh],
-                   path: Path, title: str = "") -> None:
-    """Input crop, prediction and ground truth side by side, meshes projected into the crop."""
-    plt = _pyplot()
-    K = _newest(np.asarray(sample["K"], dtype=np.float64), 2)
-    rotation = _newest(np.asarray(sample["cam_rot"], dtype=np.float64), 2)
-    rgb = input_rgb(sample["image"])
-    fig, axes = plt.subplots(1, 3, figsize=(12, 4.3))
-    axes[0].imshow(rgb)
-    axes[0].set_axis_off()
-    axes[0].set_title("input")
-    _draw_meshes(axes[1], rgb, [(pred.hand_mesh, HAND_COLOUR), (pred.object_mesh, OBJECT_COLOUR)], K, rotation)
-    axes[1].set_title("prediction")
-    _draw_meshes(axes[2], rgb, [(gt[0], HAND_COLOUR), (gt[1], OBJECT_COLOUR)], K, rotation)
-    axes[2].set_title("ground truth")
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)

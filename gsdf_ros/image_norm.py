@@ -12,3 +12,9 @@ def normalise_image(image: np.ndarray) -> np.ndarray:
     """(H, W, 3) RGB in [0, 255] to ImageNet-normalised (3, H, W) float32."""
     out = (np.asarray(image, np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
     return np.ascontiguousarray(out.transpose(2, 0, 1))
+
+
+def denormalise_image(image: np.ndarray) -> np.ndarray:
+    """ImageNet-normalised (3, H, W) back to (H, W, 3) RGB in [0, 1] (for pictures of network inputs)."""
+    out = np.asarray(image, np.float32).transpose(1, 2, 0) * IMAGENET_STD + IMAGENET_MEAN
+    return np.clip(out, 0.0, 1.0)

@@ -26,14 +26,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gsdf_ros.checkpoint import load_model
+from gsdf_ros.checkpoint import load_checkpoint_model
 from gsdf_ros.frames import hand_frames, object_axes, quaternion_xyzw
 from gsdf_ros.model import GSDFNet, SDFState
 from gsdf_ros.reconstruction import frame_state, meshes_of, pose_of, prepare_window, resolve_window_length
 from gsdf_ros.result import CropSample, Reconstruction, TriangleMesh
 
 MESH_MODES: tuple[str, ...] = ("c2f", "dense", "none")
-STAGES: tuple[str, ...] = ("backbone", "pose_ik", "object_center", "sdf_grid", "marching_cubes")
+TIMED_STAGES: tuple[str, ...] = ("backbone", "pose_ik", "object_center", "sdf_grid", "marching_cubes")
 
 
 class NonFiniteOutputError(RuntimeError):
@@ -194,7 +194,7 @@ class GSDFPredictor:
         mesh_every: int = 1,
     ) -> GSDFPredictor:
         """Load an ``sdf``-stage checkpoint; ``window_length`` may lower the checkpoint's clip length."""
-        model, checkpoint = load_model(path, device, stage="sdf")
+        model, checkpoint = load_checkpoint_model(path, device, stage="sdf")
         length = resolve_window_length(checkpoint.window_length, window_length)
         return cls(model, length, device, mesh, mesh_resolution, mesh_every)
 

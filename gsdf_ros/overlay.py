@@ -1,4 +1,7 @@
-"""Draw meshes and joints into camera images (flat-shaded painter's algorithm with OpenCV)."""
+"""Draw meshes and joints into camera images (flat-shaded painter's algorithm with OpenCV).
+
+The one mesh drawer of the package: the demo report and the evaluation's example renders use it.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,6 @@ import numpy as np
 
 from gsdf_ros.geometry.camera import Intrinsics
 
-HAND_COLOUR = (235, 170, 120)
-OBJECT_COLOUR = (90, 150, 235)
 LIGHT_DIRECTION = np.array([0.3, -0.4, -1.0]) / np.linalg.norm([0.3, -0.4, -1.0])
 
 

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from gsdf_ros.result import Box, CropSample, Reconstruction  # noqa: F401 (CropSample, Box re-exported)
+from gsdf_ros.result import CropSample, Reconstruction
 
 _FACTORY_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 

@@ -24,10 +24,15 @@ import trimesh
 
 from gsdf_ros.image_norm import normalise_image
 from gsdf_ros.mesh import Extraction, extract_coarse_to_fine, extract_dense, to_metric
-from gsdf_ros.model import GSDFNet, SDFState
+from gsdf_ros.model import GSDFConfig, GSDFNet, SDFState
 from gsdf_ros.result import CropSample
 
 MESH_METHODS: tuple[str, ...] = ("dense", "c2f")
+
+
+def trained_window_length(cfg: GSDFConfig) -> int:
+    """Frames per input window a model was built for: the temporal clip length, else 1."""
+    return int(cfg.temporal.num_frames) if cfg.temporal.enabled else 1
 
 
 def resolve_window_length(trained: int, requested: int | None) -> int:

@@ -27,14 +27,15 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSamp
 
 from gsdf_ros.checkpoint import (
     MODEL_KIND,
-    STAGES,
+    TRAINING_STAGES,
     Checkpoint,
     CheckpointError,
     git_commit,
     load_checkpoint,
-    load_model,
+    load_checkpoint_model,
     save_checkpoint,
 )
+from gsdf_ros.data.loading import open_dataset
 from gsdf_ros.model import GSDFConfig, build_model, get_config
 from gsdf_ros.model.heads import encode_points
 from gsdf_ros.model.losses import gsdf_loss, pose_loss
@@ -92,8 +93,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.milestones = tuple(int(m) for m in self.milestones)
-        if self.stage not in STAGES:
-            raise ValueError(f"stage must be one of {STAGES}, got {self.stage!r}")
+        if self.stage not in TRAINING_STAGES:
+            raise ValueError(f"stage must be one of {TRAINING_STAGES}, got {self.stage!r}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
         for name in ("epochs", "batch_size", "num_points", "log_every", "ckpt_every"):
@@ -161,11 +162,6 @@ def model_config(cfg: TrainConfig) -> GSDFConfig:
     return GSDFConfig.from_dict(data)
 
 
-def window_length(mcfg: GSDFConfig) -> int:
-    """Frames per training sample: the temporal clip length, else 1."""
-    return mcfg.temporal.num_frames if mcfg.temporal.enabled else 1
-
-
 # ----------------------------------------------------------------------------- devices and processes
 
 
@@ -221,44 +217,6 @@ def seed_epoch(seed: int, epoch: int) -> int:
 
 
 # ----------------------------------------------------------------------------- data
-
-
-def augment_config(cfg: TrainConfig):
-    """The run's :class:`~gsdf_ros.data.AugmentConfig` (``box_shift`` plus the ``augmentation`` mapping)."""
-    from gsdf_ros.data import AugmentConfig
-
-    known = {f.name for f in dataclasses.fields(AugmentConfig)}
-    unknown = set(cfg.augmentation) - known
-    if unknown:
-        raise ValueError(f"unknown augmentation keys: {sorted(unknown)}; known: {sorted(known)}")
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.augmentation.items()}
-    return AugmentConfig(**{"box_shift": cfg.box_shift, **values})
-
-
-def open_dataset(
-    cfg: TrainConfig, mcfg: GSDFConfig, split: str, *, train: bool = True, clip_len: int | None = None
-) -> Dataset:
-    """The ``FrameDataset`` (``ClipDataset`` for video models) of ``split`` under ``data_root``.
-
-    ``clip_len`` given: clips of that many frames whatever the model (one-frame clips included),
-    so that windows of different lengths cover the same sequences.
-    """
-    from gsdf_ros.data import ClipDataset, FrameDataset
-
-    augment = augment_config(cfg) if cfg.augment and train else None
-    kwargs = dict(
-        recon_scale=mcfg.recon_scale,
-        input_size=mcfg.image_size,
-        num_points=cfg.num_points if train and cfg.stage == "sdf" else 0,  # the pose stage reads no SDF files
-        crop=cfg.crop,
-        augment=augment,
-        seed=cfg.seed,
-        subset=cfg.subset if train else None,
-    )
-    frames = window_length(mcfg) if clip_len is None else int(clip_len)
-    if frames > 1 or clip_len is not None:
-        return ClipDataset(cfg.data_root, split, frames, "train" if train else "test", **kwargs)
-    return FrameDataset(cfg.data_root, split, **kwargs)
 
 
 def dataset_fingerprint(root: str, split: str) -> str | None:
@@ -325,7 +283,7 @@ _POSE_FIELDS = ("image_size", "heatmap_size", "depth_bins", "depth_dim")
 def attach_pose_net(model: nn.Module, path: str, mcfg: GSDFConfig) -> None:
     """Load a pose net into ``model.pose_net``: a pose-stage checkpoint, or the frozen pose net of an
     sdf-stage one (e.g. a shipped gSDF model); its geometry must match ``mcfg``."""
-    loaded, checkpoint = load_model(path, "cpu")
+    loaded, checkpoint = load_checkpoint_model(path, "cpu")
     pose = loaded if checkpoint.stage == "pose" else loaded.pose_net
     pcfg = checkpoint.config
     differ = [n for n in _POSE_FIELDS if getattr(pcfg, n) != getattr(mcfg, n)]

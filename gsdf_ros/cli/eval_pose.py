@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import torch
 
-    from gsdf_ros.checkpoint import load_model
+    from gsdf_ros.checkpoint import load_checkpoint_model
     from gsdf_ros.data import FrameDataset
     from gsdf_ros.live_crop import REFINE_STEPS
     from gsdf_ros.pose_eval import PoseEvalConfig, evaluate_pose_net, pose_table, summarize_pose, write_pose_report
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = PoseEvalConfig(protocols, args.limit, REFINE_STEPS if args.refine_steps is None else args.refine_steps)
         for path in args.checkpoint:
-            model, checkpoint = load_model(path, torch.device(args.device))
+            model, checkpoint = load_checkpoint_model(path, torch.device(args.device))
             pose_net = model if checkpoint.stage == "pose" else model.pose_net
             mcfg = pose_net.cfg
             data = FrameDataset(args.data, args.split, mcfg.recon_scale, mcfg.image_size, num_points=0, crop="hand")

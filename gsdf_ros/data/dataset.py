@@ -66,7 +66,7 @@ from gsdf_ros.image_norm import normalise_image
 
 SDF_LIMIT = 2.0
 """Rows with |sdf_hand| or |sdf_obj| at or above this (unit-sphere units) are dropped."""
-CROP_MODES = ("full", "box", "hand")
+DATASET_CROPS = ("full", "box", "hand")
 """``full`` image, ``box`` around hand and object (§3.5), or ``hand``: around the hand joints alone."""
 CLIP_MODES = ("train", "test")
 
@@ -154,8 +154,8 @@ class FrameDataset(Dataset):
         hand_enlarge: float = HAND_CROP_ENLARGE,
         pose_crop: bool = False,
     ) -> None:
-        if crop not in CROP_MODES:
-            raise ValueError(f"crop must be one of {CROP_MODES}, got {crop!r}")
+        if crop not in DATASET_CROPS:
+            raise ValueError(f"crop must be one of {DATASET_CROPS}, got {crop!r}")
         if not recon_scale > 0:
             raise ValueError(f"recon_scale must be positive, got {recon_scale}")
         if int(input_size) != input_size or input_size <= 0:

@@ -2,7 +2,7 @@
 
 :class:`~gsdf_ros.result.Reconstruction` ⇄ ``gsdf/HandObjectReconstruction``; Reconstruction →
 ``tf2_msgs/TFMessage``, ``geometry_msgs/PoseStamped`` and ``visualization_msgs/MarkerArray``;
-``gsdf/CropFrame`` ⇄ :class:`~gsdf_ros.predictor.CropSample`. Arrays are converted in bulk
+``gsdf/CropFrame`` ⇄ :class:`~gsdf_ros.result.CropSample`. Arrays are converted in bulk
 (``tolist`` then one comprehension) because meshes can have ~10k triangles.
 """
 
@@ -20,13 +20,14 @@ from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import Marker, MarkerArray
 
 from gsdf.msg import HandObjectReconstruction
+from gsdf_ros import colours
 from gsdf_ros.frames import HandFrames, quaternion_xyzw
 from gsdf_ros.hand.joints import BONES, JOINT_NAMES, NUM_JOINTS
 from gsdf_ros.result import Reconstruction, TriangleMesh
 
 IDENTITY_QUATERNION = (0.0, 0.0, 0.0, 1.0)
-HAND_COLOUR = (0.93, 0.72, 0.60, 1.0)
-OBJECT_COLOUR = (0.25, 0.55, 0.90, 1.0)
+HAND_RGBA = colours.rgba(colours.HAND_COLOUR)
+OBJECT_RGBA = colours.rgba(colours.OBJECT_COLOUR)
 JOINT_COLOUR = (0.90, 0.15, 0.15, 1.0)
 BONE_COLOUR = (0.95, 0.95, 0.95, 1.0)
 JOINT_DIAMETER_M = 0.012
@@ -262,7 +263,7 @@ def mesh_markers(rec: Reconstruction, lifetime_s: float = 0.0) -> list[Marker]:
     result carries it, else a DELETE, so no mesh of an older result stays on screen."""
     header = Header(stamp=ns_to_stamp(rec.mesh_stamp_ns or rec.stamp_ns), frame_id=rec.frame_id)
     markers = []
-    for ns, mesh, colour in zip(MESH_NAMESPACES, (rec.hand_mesh, rec.object_mesh), (HAND_COLOUR, OBJECT_COLOUR)):
+    for ns, mesh, colour in zip(MESH_NAMESPACES, (rec.hand_mesh, rec.object_mesh), (HAND_RGBA, OBJECT_RGBA)):
         if mesh is not None and mesh.num_triangles:
             marker = mesh_marker(ns, mesh, header, colour)
             sec, nanosec = divmod(int(round(max(0.0, lifetime_s) * 1e9)), 1_000_000_000)
@@ -298,7 +299,7 @@ def crop_frame_to_sample(msg: Any) -> Any:
     from transforms3d.quaternions import quat2mat
 
     from gsdf_ros.nodes.image_conversion import image_to_numpy
-    from gsdf_ros.predictor import CropSample
+    from gsdf_ros.result import CropSample
 
     if msg.image.encoding != "rgb8":
         raise ValueError(f"crop image must be rgb8, got {msg.image.encoding!r}")

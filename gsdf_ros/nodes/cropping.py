@@ -11,7 +11,7 @@ import numpy as np
 from gsdf_ros.geometry import Intrinsics, square_box_around
 from gsdf_ros.geometry.virtual_camera import Box
 
-CROP_MODES = ("full", "roi", "tracked")
+LIVE_CROP_MODES = ("full", "roi", "tracked")
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,8 @@ def choose_box(
     enlarge: float,
 ) -> tuple[Box, str]:
     """The crop box for `mode` and the mode it really used ('full' when roi/tracked are unusable)."""
-    if mode not in CROP_MODES:
-        raise ValueError(f"crop_mode must be one of {', '.join(CROP_MODES)}, got {mode!r}")
+    if mode not in LIVE_CROP_MODES:
+        raise ValueError(f"crop_mode must be one of {', '.join(LIVE_CROP_MODES)}, got {mode!r}")
     box = None
     if mode == "roi":
         box = roi_box(roi)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 import threading
 import time
 from typing import Any
@@ -25,12 +24,13 @@ from typing import Any
 from gsdf.msg import CropFrame, HandObjectReconstruction
 from rclpy.node import Node
 
+from gsdf_ros.errors import CheckpointError
 from gsdf_ros.nodes import diagnostics, graph, params, runtime
 from gsdf_ros.nodes.conversions import crop_frame_to_sample, reconstruction_to_msg, stamp_to_ns
 from gsdf_ros.nodes.flow import LatestSlot, RateLimiter, SequenceGaps, StampWindow
 from gsdf_ros.nodes.validation import CameraFacts, RejectCounter, RejectReason, check_crop
-from gsdf_ros.predictor import CropSample, Predictor, TwoRatePredictor, load_predictor
-from gsdf_ros.result import Reconstruction
+from gsdf_ros.predictor import Predictor, TwoRatePredictor, load_predictor
+from gsdf_ros.result import CropSample, Reconstruction
 
 NODE_NAME = "gsdf_inference"
 MODEL_LOAD_EXIT_CODE = 2
@@ -73,8 +73,8 @@ class InferenceNode(Node):
         mesh_options = {"mesh": p["mesh_mode"], "mesh_resolution": int(p["mesh_resolution"]), "mesh_every": 1}
         spec = p["checkpoint"] or str(graph.package_file(graph.DEFAULT_CHECKPOINT))
         check_device(str(p["device"]))
-        self._predictor: Predictor = load_model(spec, p["device"], int(p["window_length"]), mesh_options)
-        length = int(p["window_length"]) or int(self._predictor.window_length)
+        self._predictor: Predictor = load_node_predictor(spec, p["device"], int(p["window_length"]), mesh_options)
+        length = int(self._predictor.window_length)  # the requested window, or the model's own when 0
         self._window: StampWindow[CropSample] = StampWindow(length, int(p["time_jump_back_s"] * 1e9))
         self._two_rate = isinstance(self._predictor, TwoRatePredictor)
         self.get_logger().info(
@@ -275,13 +275,10 @@ def check_device(device: str) -> None:
 
 def is_model_load_error(exc: BaseException) -> bool:
     """True for the errors of a missing, unreadable or mismatched checkpoint (or predictor spec)."""
-    checkpoint = sys.modules.get("gsdf_ros.checkpoint")  # loaded only when a checkpoint file was read
-    if checkpoint is not None and isinstance(exc, checkpoint.CheckpointError):
-        return True
-    return isinstance(exc, (FileNotFoundError, ValueError))
+    return isinstance(exc, (CheckpointError, FileNotFoundError, ValueError))
 
 
-def load_model(spec: str, device: str, window_length: int, mesh_options: dict[str, Any] | None = None) -> Predictor:
+def load_node_predictor(spec: str, device: str, window_length: int, mesh_options: dict[str, Any] | None = None) -> Predictor:
     """:func:`load_predictor`, its model-loading errors turned into one fatal start-up error."""
     try:
         return load_predictor(spec, device, window_length, mesh_options)

@@ -24,7 +24,7 @@ from std_msgs.msg import Header
 from gsdf_ros.geometry import Intrinsics, VirtualCrop, virtual_crop, warp_crop
 from gsdf_ros.nodes import diagnostics, params, runtime
 from gsdf_ros.nodes.conversions import joints_from_msg, make_crop_frame, stamp_to_ns
-from gsdf_ros.nodes.cropping import CROP_MODES, TrackedHand, choose_box
+from gsdf_ros.nodes.cropping import LIVE_CROP_MODES, TrackedHand, choose_box
 from gsdf_ros.nodes.flow import StampGaps
 from gsdf_ros.nodes.image_conversion import decode_compressed_rgb8, image_to_numpy, to_rgb8
 from gsdf_ros.nodes.pairing import PairResult, StampPairer
@@ -36,7 +36,7 @@ PARAMETERS = (
     params.ParamSpec("image_reliability", "auto", "QoS reliability of the image and camera_info subscriptions (auto: reliable unless the camera offers only best effort)", read_only=True, choices=runtime.RELIABILITY_CHOICES),
     params.ParamSpec("image_queue_depth", 5, "QoS depth of the image and camera_info subscriptions", read_only=True, min_value=1, max_value=100),
     params.ParamSpec("compressed", False, "subscribe to image/compressed (sensor_msgs/CompressedImage) instead of image", read_only=True),
-    params.ParamSpec("crop_mode", "tracked", "full: whole frame; roi: the fixed roi; tracked: around the last reconstructed hand (full frame when stale)", choices=CROP_MODES),
+    params.ParamSpec("crop_mode", "tracked", "full: whole frame; roi: the fixed roi; tracked: around the last reconstructed hand (full frame when stale)", choices=LIVE_CROP_MODES),
     params.ParamSpec("roi", [0.0, 0.0, 0.0], "fixed crop box [x0, y0, size] in source pixels for crop_mode roi (size 0: full frame)"),
     params.ParamSpec("crop_size", 256, "side of the published crop, pixels", read_only=True, min_value=16, max_value=2048),
     params.ParamSpec("track_padding_px", 10.0, "tracked box: padding around the projected joints per side, source pixels", min_value=0.0, max_value=1000.0),

@@ -11,8 +11,6 @@ import torch
 
 from gsdf_ros.data.augment import AugmentConfig, AugmentParams
 from gsdf_ros.data.dataset import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     ClipDataset,
     FrameDataset,
     clip_windows,
@@ -21,6 +19,7 @@ from gsdf_ros.data.dataset import (
 from gsdf_ros.data.layout import Annotation, LayoutError, SampleRecord, read_sdf, write_split
 from gsdf_ros.geometry.camera import Intrinsics
 from gsdf_ros.geometry.transforms import rotation_angle
+from gsdf_ros.image_norm import IMAGENET_MEAN, IMAGENET_STD
 
 S = 7.0
 NO_COLOUR = dict(colour_low=1.0, colour_high=1.0)

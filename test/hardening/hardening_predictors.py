@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from gsdf_ros.predictor import CropSample
+from gsdf_ros.result import CropSample
 from gsdf_ros.result import Reconstruction
 
 FRAME_PERIOD_NS = 100_000_000

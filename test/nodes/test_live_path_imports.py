@@ -23,15 +23,6 @@ def test_live_modules_import_no_training_evaluation_or_dataset_code() -> None:
     assert _imported_offline_modules(LIVE) == []
 
 
+@pytest.mark.ros
 def test_node_modules_import_no_training_evaluation_or_dataset_code() -> None:
-    pytest.importorskip("rclpy", reason="needs the ROS environment (source env.sh)")
     assert _imported_offline_modules(NODES) == []
-
-
-def test_evaluation_and_dataset_keep_their_public_names() -> None:
-    from gsdf_ros import evaluate, image_norm, reconstruction
-    from gsdf_ros.data import dataset
-
-    assert dataset.normalise_image is image_norm.normalise_image and dataset.IMAGENET_MEAN is image_norm.IMAGENET_MEAN
-    for name in ("extract_meshes", "frame_state", "metric_mesh", "resolve_window_length", "MESH_METHODS"):
-        assert getattr(evaluate, name) is getattr(reconstruction, name)

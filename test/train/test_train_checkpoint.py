@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from gsdf_ros.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
+from gsdf_ros.checkpoint import CheckpointError, load_checkpoint, load_checkpoint_model, save_checkpoint
 
 
 def _outputs(model, sample):
@@ -13,11 +13,11 @@ def _outputs(model, sample):
 
 
 def test_save_load_gives_identical_outputs(sdf_run, analytic_data, tmp_path):
-    model, checkpoint = load_model(sdf_run.last_checkpoint)
+    model, checkpoint = load_checkpoint_model(sdf_run.last_checkpoint)
     assert checkpoint.stage == "sdf" and checkpoint.epoch == 20 and checkpoint.step == 20
     assert checkpoint.seed == 0 and checkpoint.version and checkpoint.optimizer_state is not None
     copy = save_checkpoint(tmp_path / "copy.pt", checkpoint)
-    again, _ = load_model(copy)
+    again, _ = load_checkpoint_model(copy)
     a, b = _outputs(model, analytic_data[0]), _outputs(again, analytic_data[0])
     for key in ("hand_sdf", "obj_sdf", "obj_center", "joints"):
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
@@ -55,14 +55,14 @@ def test_config_weights_mismatch(sdf_run, tmp_path):
 
 def test_wrong_stage(pose_run):
     with pytest.raises(CheckpointError, match="'pose'-stage model, expected 'sdf'"):
-        load_model(pose_run.last_checkpoint, stage="sdf")
+        load_checkpoint_model(pose_run.last_checkpoint, stage="sdf")
 
 
 def test_export_keeps_weights_and_record_but_drops_optimiser_state(tmp_path):
     """The shipped checkpoint: same model outputs, no optimiser state, smaller file."""
     import torch
 
-    from gsdf_ros.checkpoint import Checkpoint, export_for_inference, load_checkpoint, load_model, save_checkpoint
+    from gsdf_ros.checkpoint import Checkpoint, export_for_inference, load_checkpoint, load_checkpoint_model, save_checkpoint
     from gsdf_ros.model import build_model, get_config
 
     cfg = get_config("tiny")
@@ -78,8 +78,8 @@ def test_export_keeps_weights_and_record_but_drops_optimiser_state(tmp_path):
     assert dst.stat().st_size < 0.5 * src.stat().st_size
     image, k = torch.rand(1, 3, cfg.image_size, cfg.image_size), torch.tensor([[[150.0, 0, 64], [0, 150.0, 64], [0, 0, 1]]])
     with torch.no_grad():
-        a = load_model(src)[0](image, k).joints
-        b = load_model(dst)[0](image, k).joints
+        a = load_checkpoint_model(src)[0](image, k).joints
+        b = load_checkpoint_model(dst)[0](image, k).joints
     torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
@@ -87,8 +87,8 @@ def test_pose_net_attaches_from_a_pose_or_an_sdf_checkpoint(pose_run, sdf_run):
     from gsdf_ros.model import build_model
     from gsdf_ros.train import attach_pose_net
 
-    _, checkpoint = load_model(sdf_run.last_checkpoint, stage="sdf")
-    expected = load_model(pose_run.last_checkpoint, stage="pose")[0].state_dict()
+    _, checkpoint = load_checkpoint_model(sdf_run.last_checkpoint, stage="sdf")
+    expected = load_checkpoint_model(pose_run.last_checkpoint, stage="pose")[0].state_dict()
     for source in (pose_run.last_checkpoint, sdf_run.last_checkpoint):
         model = build_model(checkpoint.config, "gsdf")
         before = {k: v.clone() for k, v in model.pose_net.state_dict().items()}

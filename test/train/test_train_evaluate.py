@@ -4,6 +4,7 @@ import json
 import math
 
 import gsdf_ros.evaluate as ev
+from gsdf_ros.checkpoint import load_checkpoint_model
 from gsdf_ros.cli.evaluate import main
 
 
@@ -29,7 +30,7 @@ def test_gsdf_eval_writes_reports(sdf_run, analytic_data, tmp_path, monkeypatch)
 
 
 def test_paper_protocol_places_meshes_at_the_ground_truth_wrist(sdf_run, analytic_data):
-    model, _ = ev.load_model(sdf_run.last_checkpoint)
+    model, _ = load_checkpoint_model(sdf_run.last_checkpoint)
     sample = analytic_data[1]
     pred = ev.reconstruct_sample(model, sample, "paper", "c2f", 20, 8)
     expected = sample["wrist"].double().numpy() @ sample["cam_rot"].double().numpy().T

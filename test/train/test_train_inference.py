@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from gsdf_ros.evaluate import input_rgb
-from gsdf_ros.inference import STAGES, GSDFPredictor, peak_sharpness
-from gsdf_ros.predictor import CropSample, Predictor
+from gsdf_ros.eval_report import input_rgb
+from gsdf_ros.inference import TIMED_STAGES, GSDFPredictor, peak_sharpness
+from gsdf_ros.predictor import Predictor
+from gsdf_ros.result import CropSample
 
 
 def _crop(sample, stamp: int) -> CropSample:
@@ -22,7 +23,7 @@ def test_predict_returns_a_finite_reconstruction(sdf_run, analytic_data):
     result = predictor.predict(window)
     assert result.stamp_ns == 20 and result.frame_id == "camera_optical" and result.is_finite()
     assert result.hand_joints.shape == (21, 3) and np.all((result.joint_confidence >= 0) & (result.joint_confidence <= 1))
-    assert set(result.stage_ms) == set(STAGES) and all(v >= 0 for v in result.stage_ms.values())
+    assert set(result.stage_ms) == set(TIMED_STAGES) and all(v >= 0 for v in result.stage_ms.values())
     assert result.hand_mesh is not None and result.mesh_stamp_ns == 20
     assert 0.2 < result.hand_mesh.vertices[:, 2].mean() < 1.5  # in front of the camera, metres
     second = predictor.predict([_crop(analytic_data[2], 30)])

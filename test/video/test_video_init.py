@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from .conftest import open_transformer_skip
-from gsdf_ros.checkpoint import Checkpoint, CheckpointError, load_checkpoint, load_model, save_checkpoint
+from gsdf_ros.checkpoint import Checkpoint, CheckpointError, load_checkpoint, load_checkpoint_model, save_checkpoint
 from gsdf_ros.cli.train import main as train_main
 from gsdf_ros.model import build_model
 from gsdf_ros.model.config import LossConfig
@@ -36,7 +36,7 @@ def test_every_tensor_outside_the_transformer_comes_from_the_checkpoint(single_c
 
 
 def test_the_video_model_matches_the_single_frame_one_up_to_the_transformer(single_checkpoint, small):
-    single, _ = load_model(single_checkpoint)
+    single, _ = load_checkpoint_model(single_checkpoint)
     video = _video_model(single_checkpoint, small)
     torch.manual_seed(0)
     images = torch.randn(1, CLIP_LEN, 3, 64, 64)
@@ -61,7 +61,7 @@ def test_the_video_model_matches_the_single_frame_one_up_to_the_transformer(sing
 
 def test_without_the_residual_an_untrained_transformer_changes_the_sdf(single_checkpoint, small):
     """The paper's transformer replaces the maps: initialised from a single-frame model it starts elsewhere."""
-    single, _ = load_model(single_checkpoint)
+    single, _ = load_checkpoint_model(single_checkpoint)
     video = _video_model(single_checkpoint, dict(small, temporal={"residual": False}))
     assert video.temporal.skip_proj is None
     torch.manual_seed(0)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from gsdf_ros.inference import GSDFPredictor, causal_windows
-from gsdf_ros.predictor import CropSample
+from gsdf_ros.result import CropSample
 
 QUERY = (torch.rand(1, 64, 3, generator=torch.Generator().manual_seed(0)) - 0.5) * 0.6
 
