@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 
@@ -30,3 +31,26 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"ROS_DOMAIN_ID={os.environ.get('ROS_DOMAIN_ID')} ROS_AUTOMATIC_DISCOVERY_RANGE={os.environ.get('ROS_AUTOMATIC_DISCOVERY_RANGE')}"
+
+
+def ros_missing() -> str | None:
+    """Why the ROS tests cannot run here (no rclpy, or the gsdf interfaces not built), or None."""
+    for module, why in (("rclpy", "rclpy is not importable: source env.sh"),
+                        ("gsdf.msg", "gsdf interfaces are not built: run tools/setup.sh and source env.sh")):
+        try:
+            if importlib.util.find_spec(module) is None:
+                return why
+        except (ImportError, ValueError):
+            return why
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``ros`` are skipped, not failed, without the ROS environment."""
+    why = ros_missing()
+    if why is None:
+        return
+    skip = pytest.mark.skip(reason=why)
+    for item in items:
+        if item.get_closest_marker("ros") is not None:
+            item.add_marker(skip)

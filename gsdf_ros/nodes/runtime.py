@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import traceback
 from typing import Any, Callable
 
 import rclpy
@@ -119,16 +120,55 @@ class AdaptiveSubscription:
 
 
 def run(make_node: Callable[[], Node], args: list[str] | None = None, threads: int = 1) -> int:
-    """Init rclpy, spin the node until Ctrl-C or shutdown (``threads`` > 1: a multi-threaded
+    """Init rclpy, make the node, spin it until Ctrl-C or shutdown (``threads`` > 1: a multi-threaded
     executor, for nodes whose callback groups must not wait for each other), clean up.
 
-    Returns 0, the :class:`StartupError`'s exit code, or 1 for another start-up problem.
+    Start-up and run time are told apart in the log: a node that cannot be made logs ``cannot
+    start`` (no traceback for a :class:`StartupError`); an exception while spinning logs ``stopped
+    by a run-time error`` with its traceback. Returns 0, the :class:`StartupError`'s exit code, or 1.
     """
     rclpy.init(args=sys.argv if args is None else args)
+    logger = rclpy.logging.get_logger("gsdf")
     node = None
-    code = 0
     try:
-        node = make_node()
+        node = _start(make_node, logger)
+        return 0 if node is None else _spin(node, threads, logger)
+    except _StartFailed as failed:
+        return failed.exit_code
+    finally:
+        if node is not None:
+            close = getattr(node, "close", None)
+            if close:
+                close()
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+class _StartFailed(Exception):
+    """A start-up failure already logged; carries the exit code."""
+
+    def __init__(self, exit_code: int) -> None:
+        super().__init__(exit_code)
+        self.exit_code = exit_code
+
+
+def _start(make_node: Callable[[], Node], logger: Any) -> Node | None:
+    """The node, None after Ctrl-C during start-up; a start-up failure is logged as ``cannot start``."""
+    try:
+        return make_node()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        return None
+    except (StartupError, ValueError, FileNotFoundError, NotImplementedError) as exc:
+        logger.fatal(f"cannot start: {exc}")
+        raise _StartFailed(getattr(exc, "exit_code", 1)) from None
+    except Exception:
+        logger.fatal(f"cannot start, unexpected error:\n{traceback.format_exc()}")
+        raise _StartFailed(1) from None
+
+
+def _spin(node: Node, threads: int, logger: Any) -> int:
+    """Spin until Ctrl-C or shutdown (0); an exception while running is logged as such (1)."""
+    try:
         if threads > 1:
             from rclpy.executors import MultiThreadedExecutor
 
@@ -138,15 +178,8 @@ def run(make_node: Callable[[], Node], args: list[str] | None = None, threads: i
         else:
             rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (StartupError, ValueError, FileNotFoundError, NotImplementedError) as exc:
-        rclpy.logging.get_logger("gsdf").fatal(f"cannot start: {exc}")
-        code = getattr(exc, "exit_code", 1)
-    finally:
-        if node is not None:
-            close = getattr(node, "close", None)
-            if close:
-                close()
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return code
+        return 0
+    except Exception:
+        logger.fatal(f"stopped by a run-time error:\n{traceback.format_exc()}")
+        return 1
+    return 0

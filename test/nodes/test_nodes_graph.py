@@ -128,6 +128,7 @@ def test_params_file_model_settings_are_used_unless_an_argument_is_given(monkeyp
         assert command["params_files"] == [str(params_file)] and command["overrides"] == expected
 
 
+@pytest.mark.ros
 def test_yaml_lists_every_parameter_with_its_default() -> None:
     from gsdf_ros.nodes import inference_node, outputs_node, preprocess_node
 
