@@ -24,15 +24,15 @@ from typing import Any
 
 import numpy as np
 import torch
-
 from benchlib import emit, environment, set_threads, toy_crop
+
 from gsdf_ros.checkpoint import Checkpoint, CheckpointError, load_checkpoint_model, save_checkpoint
-from gsdf_ros.reconstruction import extract_meshes
 from gsdf_ros.inference import GSDFPredictor
 from gsdf_ros.mesh import Extraction
 from gsdf_ros.metrics import chamfer_distance, sample_surface
 from gsdf_ros.model import GSDFNet, SDFState, build_model
 from gsdf_ros.model.losses import masked_l1
+from gsdf_ros.reconstruction import extract_meshes
 
 TARGETS = {"query_ratio": 8.0, "speedup": 5.0, "cd_rel": 0.02}
 

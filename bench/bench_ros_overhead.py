@@ -39,8 +39,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-
 from benchlib import REPO, distribution, emit, environment
+
 from gsdf_ros.ros_domain import claim_domain_id, isolated_ros_environment
 
 FRAME_ID = "bench_camera_optical_frame"

@@ -36,21 +36,31 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
-
 from bench_mesh_model import train_decoders
-from benchlib import (cuda_peak_mb, device_name, devices, distribution, emit, environment, peak_rss_mb, set_threads,
-                      synchronize, timed, toy_crop)
+from benchlib import (
+    cuda_peak_mb,
+    device_name,
+    devices,
+    distribution,
+    emit,
+    environment,
+    peak_rss_mb,
+    set_threads,
+    synchronize,
+    timed,
+    toy_crop,
+)
+
 from gsdf_ros.checkpoint import load_checkpoint_model
 from gsdf_ros.geometry import Intrinsics
 from gsdf_ros.geometry.virtual_camera import virtual_crop, warp_crop
 from gsdf_ros.inference import TIMED_STAGES, GSDFPredictor
-from gsdf_ros.reconstruction import prepare_window
 from gsdf_ros.model import build_model
 from gsdf_ros.nodes.cropping import full_frame_box
 from gsdf_ros.nodes.image_conversion import decode_pixels, to_rgb8
 from gsdf_ros.nodes.validation import CameraFacts, check_frame
-from gsdf_ros.result import CropSample
-from gsdf_ros.result import Reconstruction
+from gsdf_ros.reconstruction import prepare_window
+from gsdf_ros.result import CropSample, Reconstruction
 
 ENCODING = "bgr8"
 
@@ -95,7 +105,12 @@ def ros_converter() -> Callable[[Reconstruction], None] | None:
     try:
         from rclpy.serialization import serialize_message
 
-        from gsdf_ros.nodes.conversions import msg_to_reconstruction, reconstruction_to_msg, to_marker_array, to_tf_message
+        from gsdf_ros.nodes.conversions import (
+            msg_to_reconstruction,
+            reconstruction_to_msg,
+            to_marker_array,
+            to_tf_message,
+        )
     except ImportError:
         return None
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from gsdf_ros.hand.skeleton import sample_template
 from gsdf_ros.synth.clips import frame_times, place_clip, plan_clip, state_grasp
 from gsdf_ros.synth.generate import SynthConfig, hand_mesh, sample_appearance, sample_intrinsics, write_dataset
 from gsdf_ros.synth.grasp import plan_hand_grasp
-from gsdf_ros.hand.skeleton import sample_template
 from gsdf_ros.synth.objects import sample_object
 from gsdf_ros.synth.render import hand_item, object_item, render
 from gsdf_ros.synth.sdf_samples import make_sdf_samples

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
-import sys
 import platform
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from gsdf_ros.result import CropSample
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path[:1]:
@@ -101,7 +104,7 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def toy_crop(size: int, stamp_ns: int = 0, seed: int = 0) -> "CropSample":
+def toy_crop(size: int, stamp_ns: int = 0, seed: int = 0) -> CropSample:
     """A square crop with a skin-coloured hand-sized blob and a blue disc on a grey background."""
     from gsdf_ros.result import CropSample
 

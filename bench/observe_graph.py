@@ -19,7 +19,6 @@ import glob
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile

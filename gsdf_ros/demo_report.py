@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
+from gsdf_ros.colours import HAND_COLOUR, OBJECT_COLOUR
 from gsdf_ros.data import layout
 from gsdf_ros.metrics import METRICS, evaluate_reconstruction, markdown_table, summarize
-from gsdf_ros.colours import HAND_COLOUR, OBJECT_COLOUR
 from gsdf_ros.overlay import draw_scene
 from gsdf_ros.result import Reconstruction, TriangleMesh
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gsdf_ros.hand.joints import BONE_FRAME_JOINTS, FRAME_OF_JOINT, MCP_JOINTS, NUM_BONE_FRAMES, NUM_JOINTS, PARENTS
+from gsdf_ros.hand.joints import FRAME_OF_JOINT, MCP_JOINTS, NUM_BONE_FRAMES, NUM_JOINTS, PARENTS
 
 EPS = 1e-9
 E_X, E_Y, E_Z = np.eye(3)

@@ -20,9 +20,9 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
+from gsdf_ros.geometry.virtual_camera import to_source_frame
 from gsdf_ros.hand.joints import BONES
 from gsdf_ros.live_crop import REFINE_STEPS, locate_hand
-from gsdf_ros.geometry.virtual_camera import to_source_frame
 
 POSE_PROTOCOLS: tuple[str, ...] = ("paper", "live")
 CM_PER_M = 100.0

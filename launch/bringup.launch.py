@@ -4,12 +4,12 @@ The node list, remappings and parameter overrides come from gsdf_ros.nodes.graph
 description gsdf-bringup uses where ros2 launch is not installed.
 """
 
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from gsdf_ros.nodes import graph
+from launch import LaunchDescription
 
 
 def _nodes(context, *args, **kwargs):

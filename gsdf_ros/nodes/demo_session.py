@@ -19,12 +19,12 @@ from pathlib import Path
 
 import rclpy
 import yaml
-from gsdf.msg import HandObjectReconstruction
 from tf2_msgs.msg import TFMessage
 
+from gsdf.msg import HandObjectReconstruction
 from gsdf_ros.demo_report import DemoRun, LiveFrame
-from gsdf_ros.nodes import graph, runtime
 from gsdf_ros.nodes import conversions as conv
+from gsdf_ros.nodes import graph, runtime
 from gsdf_ros.nodes.conversions import msg_to_reconstruction
 
 CAMERA_TOPIC = "/gsdf_demo/image"

@@ -21,9 +21,9 @@ import threading
 import time
 from typing import Any
 
-from gsdf.msg import CropFrame, HandObjectReconstruction
 from rclpy.node import Node
 
+from gsdf.msg import CropFrame, HandObjectReconstruction
 from gsdf_ros.errors import CheckpointError
 from gsdf_ros.nodes import diagnostics, graph, params, runtime
 from gsdf_ros.nodes.conversions import crop_frame_to_sample, reconstruction_to_msg, stamp_to_ns

@@ -14,7 +14,6 @@ without a hand deletes the hand's markers.
 
 from __future__ import annotations
 
-from gsdf.msg import HandObjectReconstruction
 from geometry_msgs.msg import PoseStamped
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
@@ -22,6 +21,7 @@ from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
+from gsdf.msg import HandObjectReconstruction
 from gsdf_ros.nodes import diagnostics, params, runtime
 from gsdf_ros.nodes.conversions import (
     MESH_NAMESPACES,

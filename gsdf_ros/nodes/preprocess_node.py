@@ -16,11 +16,11 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import numpy as np
-from gsdf.msg import CropFrame, HandObjectReconstruction
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
+from gsdf.msg import CropFrame, HandObjectReconstruction
 from gsdf_ros.geometry import Intrinsics, VirtualCrop, virtual_crop, warp_crop
 from gsdf_ros.nodes import diagnostics, params, runtime
 from gsdf_ros.nodes.conversions import joints_from_msg, make_crop_frame, stamp_to_ns

@@ -16,8 +16,8 @@ import numpy as np
 import trimesh
 from scipy.spatial import ConvexHull
 
-from gsdf_ros.hand.joints import BONES, FINGER_JOINTS, MCP_JOINTS, NUM_JOINTS, TIP_JOINTS
 from gsdf_ros.geometry.sampling import box_corners
+from gsdf_ros.hand.joints import BONES, FINGER_JOINTS, MCP_JOINTS, NUM_JOINTS, TIP_JOINTS
 from gsdf_ros.synth import sdf_ops
 
 # radius (m) at MCP, PIP, DIP and tip of each finger; thumb thicker, little finger thinner

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from hypothesis import strategies as st
-
 from diagnostic_msgs.msg import DiagnosticArray
+from hypothesis import strategies as st
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 

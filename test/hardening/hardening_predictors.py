@@ -11,8 +11,7 @@ import time
 
 import numpy as np
 
-from gsdf_ros.result import CropSample
-from gsdf_ros.result import Reconstruction
+from gsdf_ros.result import CropSample, Reconstruction
 
 FRAME_PERIOD_NS = 100_000_000
 """Frame k of the NaN test is stamped k * FRAME_PERIOD_NS."""

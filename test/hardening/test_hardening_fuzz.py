@@ -15,11 +15,10 @@ from hypothesis import strategies as st
 pytest.importorskip("rclpy", reason="rclpy is not installed: source env.sh (tools/setup.sh builds it)")
 pytest.importorskip("gsdf.msg", reason="gsdf interfaces are not built: run tools/setup.sh")
 
+import hardening_messages as hm  # noqa: E402
 import rclpy  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
-import hardening_messages as hm  # noqa: E402
-from gsdf_ros.geometry import Intrinsics  # noqa: E402
 from gsdf_ros.nodes.image_conversion import ENCODINGS, image_to_numpy  # noqa: E402
 from gsdf_ros.nodes.validation import CameraFacts, RejectReason, check_crop, check_intrinsics  # noqa: E402
 

@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 pytest.importorskip("rclpy", reason="rclpy is not installed: source env.sh (tools/setup.sh builds it)")
 pytest.importorskip("gsdf.msg", reason="gsdf interfaces are not built: run tools/setup.sh")
 
+import hardening_messages as hm  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
-
-import hardening_messages as hm  # noqa: E402
-from gsdf.msg import CropFrame  # noqa: E402
 from test_hardening_fuzz import CROP_DEFECTS, bad_crops  # noqa: E402
+
+from gsdf.msg import CropFrame  # noqa: E402
 
 pytestmark = pytest.mark.ros
 

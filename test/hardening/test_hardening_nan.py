@@ -11,8 +11,9 @@ pytest.importorskip("rclpy", reason="rclpy is not installed: source env.sh (tool
 pytest.importorskip("gsdf.msg", reason="gsdf interfaces are not built: run tools/setup.sh")
 
 import hardening_messages as hm  # noqa: E402
-from gsdf.msg import HandObjectReconstruction  # noqa: E402
 from hardening_predictors import FRAME_PERIOD_NS, is_bad_frame  # noqa: E402
+
+from gsdf.msg import HandObjectReconstruction  # noqa: E402
 
 pytestmark = pytest.mark.ros
 FRAMES = 12

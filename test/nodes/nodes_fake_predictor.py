@@ -7,8 +7,7 @@ import time
 
 import numpy as np
 
-from gsdf_ros.result import CropSample
-from gsdf_ros.result import Reconstruction, TriangleMesh
+from gsdf_ros.result import CropSample, Reconstruction, TriangleMesh
 
 NAN_STAMP_NS = 1_000_000_000 * 50 + 7  # a window whose newest stamp is this gives NaN joints
 

@@ -24,11 +24,11 @@ from tf2_msgs.msg import TFMessage  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
 from gsdf.msg import CropFrame, HandObjectReconstruction  # noqa: E402
+from gsdf_ros.frames import hand_frames  # noqa: E402
 from gsdf_ros.geometry import Intrinsics, virtual_crop  # noqa: E402
 from gsdf_ros.hand.joints import JOINT_NAMES  # noqa: E402
 from gsdf_ros.nodes import conversions as conv  # noqa: E402
 from gsdf_ros.nodes.image_conversion import numpy_to_image  # noqa: E402
-from gsdf_ros.frames import hand_frames  # noqa: E402
 from gsdf_ros.result import Reconstruction, TriangleMesh  # noqa: E402
 
 pytestmark = pytest.mark.ros

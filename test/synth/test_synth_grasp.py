@@ -7,9 +7,10 @@ import pytest
 
 from gsdf_ros.geometry.camera import Intrinsics
 from gsdf_ros.hand.limits import within_limits
+from gsdf_ros.hand.skeleton import sample_template
 from gsdf_ros.synth import sdf_ops
-from gsdf_ros.synth.generate import hand_mesh
 from gsdf_ros.synth.clips import ClipConfig, frame_times, place_clip, plan_clip, state_grasp
+from gsdf_ros.synth.generate import hand_mesh
 from gsdf_ros.synth.grasp import (
     GraspConfig,
     fingertip_gaps,
@@ -19,7 +20,6 @@ from gsdf_ros.synth.grasp import (
     plan_hand_grasp,
     sample_grasp,
 )
-from gsdf_ros.hand.skeleton import sample_template
 from gsdf_ros.synth.objects import sample_object
 
 CAMERA = Intrinsics(480.0, 480.0, 127.5, 127.5, 256, 256)

@@ -62,7 +62,13 @@ def test_export_keeps_weights_and_record_but_drops_optimiser_state(tmp_path):
     """The shipped checkpoint: same model outputs, no optimiser state, smaller file."""
     import torch
 
-    from gsdf_ros.checkpoint import Checkpoint, export_for_inference, load_checkpoint, load_checkpoint_model, save_checkpoint
+    from gsdf_ros.checkpoint import (
+        Checkpoint,
+        export_for_inference,
+        load_checkpoint,
+        load_checkpoint_model,
+        save_checkpoint,
+    )
     from gsdf_ros.model import build_model, get_config
 
     cfg = get_config("tiny")

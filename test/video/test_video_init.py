@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from .conftest import open_transformer_skip
 from gsdf_ros.checkpoint import Checkpoint, CheckpointError, load_checkpoint, load_checkpoint_model, save_checkpoint
 from gsdf_ros.cli.train import main as train_main
 from gsdf_ros.model import build_model
 from gsdf_ros.model.config import LossConfig
 from gsdf_ros.train import TEMPORAL_PREFIX, TrainConfig, build_stage_model, model_config, sdf_stage_loss
+
+from .conftest import open_transformer_skip
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "tiny_video_sdf.yaml"
 CLIP_LEN = 3
