@@ -14,7 +14,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -24,7 +24,8 @@ from gsdf_ros.checkpoint import load_checkpoint_model
 from gsdf_ros.data.loading import DataSettings, open_dataset
 from gsdf_ros.eval_report import json_default, pick_examples, plot_histograms, render_example, results_markdown
 from gsdf_ros.eval_scoring import SCORED_KEYS, SampleReconstruction, ScoringJob, ScoringPool, score_job
-from gsdf_ros.live_crop import REFINE_STEPS, locate_hand
+from gsdf_ros.geometry.virtual_camera import HAND_CROP_ENLARGE
+from gsdf_ros.live_crop import REFINE_STEPS, locate_hand, shape_inputs
 from gsdf_ros.metrics import summarize
 from gsdf_ros.model import GSDFNet, SDFState
 from gsdf_ros.reconstruction import MESH_METHODS, extract_meshes, frame_state, metric_mesh, resolve_window_length
@@ -138,8 +139,11 @@ def reconstruct_frames(
     image, K = _tensor(sample["image"], device)[None], _tensor(sample["K"], device)[None]
     wrist = _tensor(sample["wrist"], device)[None] if protocol == "paper" else None
     rotations = np.asarray(sample["cam_rot"], dtype=np.float64).reshape(-1, 3, 3)
+    pose_view = None
+    if "pose_image" in sample:
+        pose_view = tuple(_tensor(sample[k], device)[None].float() for k in ("pose_image", "pose_K", "pose_R"))
     with torch.no_grad():
-        state = model.encode(image.float(), K.float(), None if wrist is None else wrist.float())
+        state = model.encode(image.float(), K.float(), None if wrist is None else wrist.float(), pose_view)
     positions = [state.wrist.shape[0] - 1] if positions is None else list(positions)
     share = (time.perf_counter() - start) / max(1, len(positions))
     results = []
@@ -176,18 +180,26 @@ def frame_gt_meshes(dataset: Any, index: int, sample: dict, t: int) -> tuple[tri
     return dataset.gt_meshes(index)
 
 
-def live_inputs(model: GSDFNet, dataset: Any, index: int, refine_steps: int) -> dict:
+def live_inputs(model: GSDFNet, dataset: Any, index: int, refine_steps: int, shape_enlarge: float | None = None) -> dict:
     """The network inputs of item ``index`` as a camera would give them: only its whole image and
-    intrinsics are read; the crop comes from the model's own joints (``refine_steps`` looks)."""
+    intrinsics are read; the crop comes from the model's own joints (``refine_steps`` looks). With
+    ``shape_enlarge`` the shape net reads a wider crop around them and the pose net its last look."""
     image, intrinsics = dataset.source(index)
     look = locate_hand(model.pose_net, image, intrinsics, model.cfg.image_size, refine_steps)
-    return {"image": look.image[0], "K": look.K[0], "cam_rot": look.crop.rotation}
+    view = shape_inputs(look, image, intrinsics, model.cfg.image_size, shape_enlarge)
+    inputs = {"image": view.image[0], "K": view.K[0], "cam_rot": view.crop.rotation}
+    if view.pose_view is not None:
+        inputs.update(zip(("pose_image", "pose_K", "pose_R"), (x[0] for x in view.pose_view)))
+    return inputs
 
 
 def protocol_inputs(model: GSDFNet, dataset: Any, index: int, sample: dict, cfg: EvalConfig, protocol: str,
-                    trained_crop: str = "full") -> dict:
+                    train_config: Mapping[str, Any] | None = None) -> dict:
     """What the model sees of item ``index`` under ``protocol``: the dataset's crop for ``paper``;
-    for ``live`` single frames a crop found from the whole image (:func:`live_inputs`)."""
+    for ``live`` single frames a crop found from the whole image (:func:`live_inputs`), read as the
+    model was trained (``train_config``: ``crop``, ``pose_crop``, ``hand_enlarge``)."""
+    train_config = train_config or {}
+    trained_crop = str(train_config.get("crop", "full"))
     if protocol == "paper":
         return sample
     if is_clip(sample):
@@ -196,15 +208,16 @@ def protocol_inputs(model: GSDFNet, dataset: Any, index: int, sample: dict, cfg:
                              "any other dataset crop is placed with the ground truth")
         return sample
     steps = cfg.refine_steps if cfg.refine_steps is not None else (0 if trained_crop == "full" else REFINE_STEPS)
-    return live_inputs(model, dataset, index, steps)
+    enlarge = float(train_config.get("hand_enlarge", HAND_CROP_ENLARGE)) if train_config.get("pose_crop") else None
+    return live_inputs(model, dataset, index, steps, enlarge)
 
 
 def reconstruct_item(model: GSDFNet, dataset: Any, index: int, cfg: EvalConfig, protocol: str,
-                     trained_crop: str = "full") -> list[ScoringJob]:
+                     train_config: Mapping[str, Any] | None = None) -> list[ScoringJob]:
     """Reconstruct item ``index`` under ``protocol``: one scoring job per scored frame."""
     sample = dataset[index]
     positions = scored_positions(sample)
-    inputs = protocol_inputs(model, dataset, index, sample, cfg, protocol, trained_crop)
+    inputs = protocol_inputs(model, dataset, index, sample, cfg, protocol, train_config)
     preds = reconstruct_frames(model, inputs, protocol, cfg.mesh, cfg.resolution, cfg.coarse, positions)
     jobs = []
     for t, pred in zip(positions, preds):
@@ -242,10 +255,10 @@ def evaluate(cfg: EvalConfig, dataset: Any | None = None, progress: bool = True)
                 rows[row["protocol"]].append(row)
                 lines.write(json.dumps(row, default=json_default) + "\n")
 
-        trained_crop = str(checkpoint.train_config.get("crop", "full"))
+        trained = checkpoint.train_config
         for index in indices:
             for protocol in cfg.protocols:
-                for job in reconstruct_item(model, dataset, index, cfg, protocol, trained_crop):
+                for job in reconstruct_item(model, dataset, index, cfg, protocol, trained):
                     record(pool.submit(job))
         record(pool.drain())
     summary = {p: summarize(r) for p, r in rows.items()}
@@ -260,7 +273,7 @@ def evaluate(cfg: EvalConfig, dataset: Any | None = None, progress: bool = True)
         for label, position in pick_examples(protocol_rows).items():
             index, t = protocol_rows[position]["index"], protocol_rows[position]["frame"]
             sample = dataset[index]
-            inputs = protocol_inputs(model, dataset, index, sample, cfg, protocol, trained_crop)
+            inputs = protocol_inputs(model, dataset, index, sample, cfg, protocol, trained)
             pred = reconstruct_frames(model, inputs, protocol, cfg.mesh, cfg.resolution, cfg.coarse, [t])[0]
             render_example(clip_frame({**sample, **inputs} if not is_clip(sample) else sample, t), pred, frame_gt_meshes(dataset, index, sample, t),
                            out / f"render_{protocol}_{label}.png",

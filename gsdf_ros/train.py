@@ -62,6 +62,11 @@ class TrainConfig:
     crop: str = "full"
     """``full`` image, ``box`` around hand and object (DexYCB), or ``hand``: around the hand joints (the
     pose net's hand-centred crops; at run time the crop comes from the net's own estimate)."""
+    hand_enlarge: float = 1.5
+    """``hand`` crops: side over the longer side of the joints' box (wider for the shape net, so the
+    object fits)."""
+    pose_crop: bool = False
+    """Stage ``sdf``: the frozen pose net reads its own tight hand crop, not the shape net's crop."""
     num_points: int = 2000
     augment: bool = True
     box_shift: float = 0.0
@@ -354,7 +359,8 @@ def pose_stage_loss(
 def sdf_stage_loss(model: nn.Module, batch: dict[str, Any], mcfg: GSDFConfig, epoch: int) -> dict[str, torch.Tensor]:
     """The gSDF loss of the shape net at ``epoch`` (the GT wrist places the hand, as in training);
     for clips (B,T,...) the per-frame losses averaged over T (§2)."""
-    out = model({k: batch[k] for k in ("image", "K", "wrist", "points")})
+    keys = ("image", "K", "wrist", "points", "pose_image", "pose_K", "pose_R")
+    out = model({k: batch[k] for k in keys if k in batch})
     out = {k: v.float() for k, v in out.items()}
     if batch["image"].dim() == 4:
         return gsdf_loss(out, batch, epoch, mcfg.loss)

@@ -6,6 +6,8 @@
 #   4. held-out E_h against training-set size: the same schedule in steps on the first N training images
 # Run inside the environment: source env.sh && bash tools/pose_experiment.sh [STEP ...] (default: all)
 set -euo pipefail
+# training shares the cores with other work: waiting OpenMP threads sleep instead of spinning
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p runs logs
 steps=${*:-data train curve sizes}

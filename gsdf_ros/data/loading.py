@@ -30,6 +30,8 @@ class RunData(Protocol):
     box_shift: float
     augmentation: Mapping[str, Any]
     subset: str | None
+    hand_enlarge: float
+    pose_crop: bool
 
 
 @dataclass
@@ -45,6 +47,8 @@ class DataSettings:
     box_shift: float = 0.0
     augmentation: Mapping[str, Any] = field(default_factory=dict)
     subset: str | None = None
+    hand_enlarge: float = 1.5
+    pose_crop: bool = False
 
     @classmethod
     def of(cls, config: Mapping[str, Any], **overrides: Any) -> DataSettings:
@@ -77,6 +81,8 @@ def open_dataset(
         input_size=mcfg.image_size,
         num_points=cfg.num_points if train and cfg.stage == "sdf" else 0,  # the pose stage reads no SDF files
         crop=cfg.crop,
+        hand_enlarge=cfg.hand_enlarge,
+        pose_crop=cfg.pose_crop,
         augment=augment,
         seed=cfg.seed,
         subset=cfg.subset if train else None,

@@ -11,6 +11,7 @@ import torch
 import trimesh
 from torch.utils.data import Dataset
 
+from gsdf_ros.geometry.camera import Intrinsics
 from gsdf_ros.hand.skeleton import default_template
 from gsdf_ros.train import TrainConfig, TrainResult, train
 
@@ -101,6 +102,14 @@ class AnalyticHandObject(Dataset):
             rgb.reshape(-1, 3)[obj < 0] = (0.2, 0.8, 0.2)
             rgb.reshape(-1, 3)[hand < 0] = (0.9, 0.3, 0.2)
         return ((rgb - MEAN) / STD).transpose(2, 0, 1).astype(np.float32)
+
+    def source(self, index: int) -> tuple[np.ndarray, Intrinsics]:
+        """The silhouette image as a camera gives it (uint8 RGB) and its intrinsics. Its camera is the
+        scene's virtual one, so live predictions on these samples are not comparable to the truth."""
+        rgb = self._image(self.scenes[index]).transpose(1, 2, 0) * STD + MEAN
+        image = np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8)
+        centre = IMAGE_SIZE / 2 - 0.5  # the rays above pass through pixel centres at u + 0.5
+        return image, Intrinsics(FOCAL, FOCAL, centre, centre, IMAGE_SIZE, IMAGE_SIZE)
 
     def __getitem__(self, index: int) -> dict:
         scene = self.scenes[index]

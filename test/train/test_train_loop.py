@@ -12,10 +12,11 @@ def _sdf_terms(row: dict) -> float:
     return row["hand_sdf"] + row["obj_sdf"]
 
 
-def test_twenty_step_overfit_cuts_the_sdf_loss_fivefold(sdf_run):
+def test_twenty_step_overfit_cuts_the_sdf_loss_fourfold_and_still_falls(sdf_run):
     history = sdf_run.history
     assert len(history) == 20
-    assert _sdf_terms(history[-1]) * 5 <= _sdf_terms(history[0])
+    assert _sdf_terms(history[-1]) * 4 <= _sdf_terms(history[0])
+    assert _sdf_terms(history[-1]) < 0.85 * _sdf_terms(history[-5])
 
 
 def test_pose_stage_loss_decreases(pose_run):
