@@ -28,7 +28,7 @@ from gsdf_ros.geometry.virtual_camera import HAND_CROP_ENLARGE
 from gsdf_ros.live_crop import REFINE_STEPS, locate_hand, shape_inputs
 from gsdf_ros.metrics import summarize
 from gsdf_ros.model import GSDFNet, SDFState
-from gsdf_ros.reconstruction import MESH_METHODS, extract_meshes, frame_state, metric_mesh, resolve_window_length
+from gsdf_ros.reconstruction import MESH_METHODS, frame_state, meshes_of, resolve_window_length
 
 PROTOCOLS: tuple[str, ...] = ("paper", "live")
 
@@ -110,18 +110,17 @@ def clip_frame(sample: dict, t: int) -> dict:
 def _reconstruct_frame(model: GSDFNet, state: SDFState, rotation: np.ndarray, method: str, resolution: int,
                        coarse: int) -> SampleReconstruction:
     """Meshes, joints and centre of a single-frame state in the source camera (``seconds`` left at 0)."""
-    hand, obj, _ = extract_meshes(model, state, method, resolution, coarse)
+    meshes = meshes_of(model, state, rotation, method, resolution, coarse)
     used = state.wrist[0].double().cpu().numpy()
-    scale = model.cfg.recon_scale
     return SampleReconstruction(
-        hand_mesh=metric_mesh(hand, scale, used, rotation),
-        object_mesh=metric_mesh(obj, scale, used, rotation),
+        hand_mesh=meshes.hand,
+        object_mesh=meshes.object,
         joints=state.joints[0].double().cpu().numpy() @ rotation.T,
         object_center=state.obj_center[0].double().cpu().numpy() @ rotation.T,
         wrist=used @ rotation.T,
         seconds=0.0,
-        hand_reason=hand.reason,
-        object_reason=obj.reason,
+        hand_reason=meshes.hand_reason,
+        object_reason=meshes.object_reason,
     )
 
 
@@ -180,7 +179,9 @@ def frame_gt_meshes(dataset: Any, index: int, sample: dict, t: int) -> tuple[tri
     return dataset.gt_meshes(index)
 
 
-def live_inputs(model: GSDFNet, dataset: Any, index: int, refine_steps: int, shape_enlarge: float | None = None) -> dict:
+def live_inputs(
+    model: GSDFNet, dataset: Any, index: int, refine_steps: int, shape_enlarge: float | None = None
+) -> dict:
     """The network inputs of item ``index`` as a camera would give them: only its whole image and
     intrinsics are read; the crop comes from the model's own joints (``refine_steps`` looks). With
     ``shape_enlarge`` the shape net reads a wider crop around them and the pose net its last look."""
@@ -275,7 +276,8 @@ def evaluate(cfg: EvalConfig, dataset: Any | None = None, progress: bool = True)
             sample = dataset[index]
             inputs = protocol_inputs(model, dataset, index, sample, cfg, protocol, trained)
             pred = reconstruct_frames(model, inputs, protocol, cfg.mesh, cfg.resolution, cfg.coarse, [t])[0]
-            render_example(clip_frame({**sample, **inputs} if not is_clip(sample) else sample, t), pred, frame_gt_meshes(dataset, index, sample, t),
+            frame = clip_frame({**sample, **inputs} if not is_clip(sample) else sample, t)
+            render_example(frame, pred, frame_gt_meshes(dataset, index, sample, t),
                            out / f"render_{protocol}_{label}.png",
                            title=f"{protocol} {label}: {protocol_rows[position]['id']}")
     return summary

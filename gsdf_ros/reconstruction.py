@@ -44,7 +44,9 @@ def resolve_window_length(trained: int, requested: int | None) -> int:
     return int(requested)
 
 
-def prepare_window(window: Sequence[CropSample], length: int, image_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def prepare_window(
+    window: Sequence[CropSample], length: int, image_size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The newest ``length`` crops (the oldest repeated when fewer) as normalised images (T,3,S,S) and
     intrinsics (T,3,3), resized to the model's input size with K scaled alike."""
     if not window:
@@ -57,7 +59,8 @@ def prepare_window(window: Sequence[CropSample], length: int, image_size: int) -
         K = torch.as_tensor(np.asarray(crop.k, dtype=np.float32))
         h, w = image.shape[1:]
         if (h, w) != (image_size, image_size):
-            image = F.interpolate(image[None], size=(image_size, image_size), mode="bilinear", antialias=True)[0]
+            size = (image_size, image_size)
+            image = F.interpolate(image[None], size=size, mode="bilinear", antialias=True)[0]
             K = torch.diag(torch.tensor([image_size / w, image_size / h, 1.0])) @ K
         images.append(image)
         intrinsics.append(K)
@@ -126,27 +129,41 @@ def extract_meshes(
     return hand, obj, spent[0]
 
 
-def metric_mesh(extraction: Extraction, scale: float, wrist: np.ndarray, rotation: np.ndarray) -> trimesh.Trimesh | None:
+def metric_mesh(
+    extraction: Extraction, scale: float, wrist: np.ndarray, rotation: np.ndarray
+) -> trimesh.Trimesh | None:
     """A normalised-space extraction in source-camera metres, or None when there is no mesh."""
     return None if extraction.mesh is None else to_metric(extraction.mesh, scale, wrist, rotation)
 
 
 @dataclass(frozen=True)
 class FrameMeshes:
-    """The mesh path's outputs for one frame: meshes in source-camera metres (None when empty) and
-    the seconds spent in the decoders (``sdf_s``) and in the rest of the extraction (``mc_s``)."""
+    """The mesh path's outputs for one frame: meshes in source-camera metres (None when empty), the
+    seconds spent in the decoders (``sdf_s``) and in the rest of the extraction (``mc_s``), and why
+    a mesh is missing (the extraction's reason, None when there is a mesh)."""
 
     hand: trimesh.Trimesh | None
     object: trimesh.Trimesh | None
     sdf_s: float
     mc_s: float
+    hand_reason: str | None = None
+    object_reason: str | None = None
 
 
-def meshes_of(model: GSDFNet, state: SDFState, rotation: np.ndarray, method: str, resolution: int, coarse: int) -> FrameMeshes:
+def meshes_of(
+    model: GSDFNet, state: SDFState, rotation: np.ndarray, method: str, resolution: int, coarse: int
+) -> FrameMeshes:
     """Hand and object meshes of a single-frame state in the source camera (placed at its wrist)."""
     hand, obj, sdf_s = extract_meshes(model, state, method, resolution, coarse)
     wrist = state.wrist[0].double().cpu().numpy()
     scale = model.cfg.recon_scale
     rotation = np.asarray(rotation, dtype=np.float64)
     total = float(hand.seconds + obj.seconds)
-    return FrameMeshes(metric_mesh(hand, scale, wrist, rotation), metric_mesh(obj, scale, wrist, rotation), sdf_s, max(0.0, total - sdf_s))
+    return FrameMeshes(
+        hand=metric_mesh(hand, scale, wrist, rotation),
+        object=metric_mesh(obj, scale, wrist, rotation),
+        sdf_s=sdf_s,
+        mc_s=max(0.0, total - sdf_s),
+        hand_reason=hand.reason,
+        object_reason=obj.reason,
+    )
