@@ -27,7 +27,7 @@ import torch
 from benchlib import emit, environment, set_threads, toy_crop
 
 from gsdf_ros.checkpoint import Checkpoint, CheckpointError, load_checkpoint_model, save_checkpoint
-from gsdf_ros.inference import GSDFPredictor
+from gsdf_ros.gsdf_predictor import GSDFPredictor
 from gsdf_ros.mesh import Extraction
 from gsdf_ros.metrics import chamfer_distance, sample_surface
 from gsdf_ros.model import GSDFNet, SDFState, build_model

@@ -5,7 +5,7 @@ Stages, in the order a frame meets them:
 * ``preprocess``: decode a raw camera buffer, validate it against its camera, cut the crop with
   the virtual-camera homography (the preprocessing node's work, without its ROS transport);
 * ``backbone``, ``pose_ik``, ``object_center``, ``sdf_grid``, ``marching_cubes``: the predictor's
-  own ``stage_ms`` (:class:`gsdf_ros.inference.GSDFPredictor`);
+  own ``stage_ms`` (:class:`gsdf_ros.gsdf_predictor.GSDFPredictor`);
 * ``publish_convert``: result to ``gsdf/HandObjectReconstruction`` and its serialisation, plus
   the outputs node's ``/tf`` and marker messages (skipped without ROS 2).
 
@@ -54,7 +54,8 @@ from benchlib import (
 from gsdf_ros.checkpoint import load_checkpoint_model
 from gsdf_ros.geometry import Intrinsics
 from gsdf_ros.geometry.virtual_camera import virtual_crop, warp_crop
-from gsdf_ros.inference import TIMED_STAGES, GSDFPredictor
+from gsdf_ros.gsdf_predictor import GSDFPredictor
+from gsdf_ros.inference import TIMED_STAGES
 from gsdf_ros.model import build_model
 from gsdf_ros.nodes.cropping import full_frame_box
 from gsdf_ros.nodes.image_conversion import decode_pixels, to_rgb8

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from gsdf_ros.evaluate import EvalConfig, evaluate
-from gsdf_ros.inference import GSDFPredictor
+from gsdf_ros.gsdf_predictor import GSDFPredictor
 from gsdf_ros.result import CropSample
 
 METRICS = ("CD_h", "CD_o", "E_h", "E_o")

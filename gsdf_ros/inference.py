@@ -1,43 +1,22 @@
-"""The checkpoint-backed predictor the inference node holds: a window of crops in, results out.
-
-Live protocol only: the pose net's root-depth head places the hand, nothing comes from ground
-truth. Video models see a causal window: the newest crop and up to T − 1 before it, never a later
-one; at start-up, with fewer than T crops, the oldest is repeated to fill the window and the
-result's ``window_length`` says how many distinct crops it saw.
-
-Two rates: :meth:`GSDFPredictor.predict_pose` is the pose path (backbones, pose, IK, object
-centre; joint and palm frames) and returns, besides the pose result, a :class:`MeshJob` that
-:meth:`GSDFPredictor.predict_meshes` turns into the meshes of that same frame, whenever a worker
-gets to it. :meth:`GSDFPredictor.predict` does both at once. Everything is returned in the source
-optical frame of the newest crop, with per-stage timings (``backbone``, ``pose_ik``,
-``object_center``, ``sdf_grid``, ``marching_cubes``) in milliseconds.
+"""The torch-side instruments of live inference: per-stage wall time from forward hooks
+(:class:`StageClock`, stages named in :data:`TIMED_STAGES`), the last output of a volume head
+(:class:`VolumeTap`) and its peak-sharpness confidence, and the causal window a live predictor sees
+(:func:`causal_windows`). :class:`gsdf_ros.gsdf_predictor.GSDFPredictor` is built on them.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections import defaultdict, deque
-from dataclasses import dataclass, replace
 from typing import Iterable, Iterator, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gsdf_ros.checkpoint import load_checkpoint_model
-from gsdf_ros.frames import hand_frames, object_axes, quaternion_xyzw
-from gsdf_ros.model import GSDFNet, SDFState
-from gsdf_ros.reconstruction import frame_state, meshes_of, pose_of, prepare_window, resolve_window_length
-from gsdf_ros.result import CropSample, Reconstruction, TriangleMesh
+from gsdf_ros.result import CropSample
 
-MESH_MODES: tuple[str, ...] = ("c2f", "dense", "none")
 TIMED_STAGES: tuple[str, ...] = ("backbone", "pose_ik", "object_center", "sdf_grid", "marching_cubes")
-
-
-class NonFiniteOutputError(RuntimeError):
-    """The network produced NaN or infinite joints, centre or meshes; the frame has no valid result."""
 
 
 def peak_sharpness(volume: torch.Tensor) -> torch.Tensor:
@@ -102,191 +81,3 @@ def causal_windows(crops: Iterable[CropSample], length: int) -> Iterator[list[Cr
     for crop in crops:
         ring.append(crop)
         yield list(ring)
-
-
-def _triangle_mesh(mesh) -> TriangleMesh | None:
-    if mesh is None:
-        return None
-    return TriangleMesh(np.asarray(mesh.vertices, dtype=np.float32), np.asarray(mesh.faces, dtype=np.int64))
-
-
-def _finite(name: str, value: np.ndarray) -> np.ndarray:
-    if not np.all(np.isfinite(value)):
-        raise NonFiniteOutputError(f"the network produced non-finite {name}")
-    return value
-
-
-@dataclass(frozen=True)
-class MeshJob:
-    """What the mesh path needs of one frame: its encoded single-frame state, the rotation of its
-    crop's virtual camera, and the pose result it belongs to (meshes come with that frame's pose)."""
-
-    state: SDFState
-    rotation: np.ndarray
-    pose: Reconstruction
-
-
-def with_object_orientation(result: Reconstruction, hand: TriangleMesh | None, obj: TriangleMesh | None) -> Reconstruction:
-    """`result` with these meshes and, when the object mesh defines one, the object's principal-axes
-    orientation (stamped with the result's own stamp)."""
-    axes = None if obj is None else object_axes(obj.vertices, obj.faces, result.hand_joints[0])
-    return replace(
-        result,
-        hand_mesh=hand,
-        object_mesh=obj,
-        mesh_stamp_ns=result.stamp_ns if (hand is not None or obj is not None) else None,
-        object_orientation=None if axes is None else quaternion_xyzw(axes),
-        object_orientation_stamp_ns=None if axes is None else result.stamp_ns,
-    )
-
-
-class GSDFPredictor:
-    """A trained gSDF model behind the :class:`gsdf_ros.predictor.Predictor` protocol, with the
-    two-rate methods :meth:`predict_pose` and :meth:`predict_meshes` the inference node uses."""
-
-    def __init__(
-        self,
-        model: GSDFNet,
-        window_length: int = 1,
-        device: str | torch.device = "cpu",
-        mesh: str = "c2f",
-        mesh_resolution: int = 64,
-        mesh_every: int = 1,
-        coarse: int = 16,
-    ) -> None:
-        if mesh not in MESH_MODES:
-            raise ValueError(f"mesh must be one of {MESH_MODES}, got {mesh!r}")
-        if mesh_every < 1 or mesh_resolution < 4 or window_length < 1:
-            raise ValueError("need mesh_every >= 1, mesh_resolution >= 4 and window_length >= 1")
-        self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
-        self.window_length = int(window_length)
-        self.mesh = mesh
-        self.mesh_resolution = int(mesh_resolution)
-        self.mesh_every = int(mesh_every)
-        self.coarse = int(coarse)
-        self._calls = 0
-        self._last_meshes: Reconstruction | None = None
-        self.clock = StageClock(
-            {
-                "backbone": [model.pose_net.backbone, model.pose_net.neck, model.pose_net.volume_head,
-                             model.pose_net.root_head, model.backbone, model.sdf_neck, model.temporal],
-                "object_center": [model.object_neck, model.object_head],
-            },
-            self.device,
-        )
-        self.joint_tap = VolumeTap(model.pose_net.volume_head)
-        self.object_tap = VolumeTap(model.object_head)
-
-    @property
-    def makes_meshes(self) -> bool:
-        """False with ``mesh="none"``: :meth:`predict_pose` then returns no mesh job."""
-        return self.mesh != "none"
-
-    @classmethod
-    def from_checkpoint(
-        cls,
-        path: str | os.PathLike,
-        device: str = "cpu",
-        window_length: int | None = None,
-        mesh: str = "c2f",
-        mesh_resolution: int = 64,
-        mesh_every: int = 1,
-    ) -> GSDFPredictor:
-        """Load an ``sdf``-stage checkpoint; ``window_length`` may lower the checkpoint's clip length."""
-        model, checkpoint = load_checkpoint_model(path, device, stage="sdf")
-        length = resolve_window_length(checkpoint.window_length, window_length)
-        return cls(model, length, device, mesh, mesh_resolution, mesh_every)
-
-    def warm_up(self) -> None:
-        """One prediction on a blank crop (allocations, kernel selection); meshes included."""
-        size = self.model.cfg.image_size
-        f = float(size)
-        blank = CropSample(
-            stamp_ns=0, frame_id="warm_up", image=np.full((size, size, 3), 127, np.uint8),
-            k=np.array([[f, 0, size / 2], [0, f, size / 2], [0, 0, 1]]), rotation=np.eye(3), box=(0.0, 0.0, f),
-        )
-        try:
-            self.predict([blank] * self.window_length)
-        except NonFiniteOutputError:
-            pass
-        self._calls = 0
-        self._last_meshes = None
-
-    def encode_window(self, window: Sequence[CropSample]) -> SDFState:
-        """The single-frame SDF state of the newest crop, encoded with the crops before it in the
-        window (the last ``window_length``, the oldest repeated when fewer); live protocol."""
-        images, intrinsics = prepare_window(window, self.window_length, self.model.cfg.image_size)
-        images, intrinsics = images.to(self.device), intrinsics.to(self.device)
-        with torch.no_grad():
-            if self.window_length > 1:
-                state = self.model.encode(images[None], intrinsics[None])
-            else:
-                state = self.model.encode(images[-1:], intrinsics[-1:])
-        return frame_state(state, state.wrist.shape[0] - 1)
-
-    def predict_pose(self, window: list[CropSample]) -> tuple[Reconstruction, MeshJob | None]:
-        """The pose path for the newest crop of ``window`` (oldest first): joints with their frames and
-        the object centre, no meshes; and the job that makes this frame's meshes (None without meshes)."""
-        newest = window[-1]
-        self.clock.reset()
-        start = time.perf_counter()
-        with torch.no_grad():
-            state = self.encode_window(window)
-            encode_seconds = time.perf_counter() - start
-            joint_conf = _finite("joint confidence", peak_sharpness(self.joint_tap.volume[-1:])[0].cpu().numpy())
-            object_conf = float(peak_sharpness(self.object_tap.volume[-1:])[0, 0])
-        rotation = np.asarray(newest.rotation, dtype=np.float64)
-        pose = pose_of(state, rotation)
-        _finite("joints", pose.joints)
-        _finite("object centre", pose.object_center)
-        frames = hand_frames(pose.joints, pose.bone_rotations)
-        timed = dict(self.clock.seconds)
-        stage_s = {
-            "backbone": timed.get("backbone", 0.0),
-            "object_center": timed.get("object_center", 0.0),
-            "pose_ik": max(0.0, encode_seconds - timed.get("backbone", 0.0) - timed.get("object_center", 0.0)),
-        }
-        result = Reconstruction(
-            stamp_ns=int(newest.stamp_ns),
-            frame_id=newest.frame_id,
-            hand_joints=pose.joints,
-            joint_confidence=joint_conf.astype(np.float64),
-            object_center=pose.object_center,
-            object_confidence=object_conf,
-            hand_frames=frames,
-            window_length=min(len(window), self.window_length),
-            stage_ms={k: v * 1000.0 for k, v in stage_s.items()},
-        )
-        return result, (MeshJob(state, rotation, result) if self.makes_meshes else None)
-
-    def predict_meshes(self, job: MeshJob) -> Reconstruction:
-        """The job's pose result with this frame's hand and object meshes and, when the object mesh
-        defines one, the object orientation; ``sdf_grid`` and ``marching_cubes`` timings added."""
-        if not self.makes_meshes:
-            raise ValueError("this predictor was built with mesh='none'")
-        meshes = meshes_of(self.model, job.state, job.rotation, self.mesh, self.mesh_resolution, self.coarse)
-        hand, obj = _triangle_mesh(meshes.hand), _triangle_mesh(meshes.object)
-        for name, mesh in (("hand mesh", hand), ("object mesh", obj)):
-            if mesh is not None:
-                _finite(name, mesh.vertices)
-        result = with_object_orientation(job.pose, hand, obj)
-        stage_ms = {**job.pose.stage_ms, "sdf_grid": meshes.sdf_s * 1e3, "marching_cubes": meshes.mc_s * 1e3}
-        return replace(result, stage_ms=stage_ms)
-
-    def predict(self, window: list[CropSample]) -> Reconstruction:
-        """Pose and (every ``mesh_every``-th call) meshes of the newest crop of ``window`` in one call;
-        between mesh calls the last meshes are kept, with their own ``mesh_stamp_ns``."""
-        pose, job = self.predict_pose(window)
-        due = job is not None and self._calls % self.mesh_every == 0
-        self._calls += 1
-        if due:
-            self._last_meshes = self.predict_meshes(job)
-            return self._last_meshes
-        stage_ms = {**pose.stage_ms, "sdf_grid": 0.0, "marching_cubes": 0.0}
-        last = self._last_meshes
-        if last is None:
-            return replace(pose, stage_ms=stage_ms)
-        return replace(pose, hand_mesh=last.hand_mesh, object_mesh=last.object_mesh, mesh_stamp_ns=last.mesh_stamp_ns,
-                       object_orientation=last.object_orientation, object_orientation_stamp_ns=last.object_orientation_stamp_ns,
-                       stage_ms=stage_ms)

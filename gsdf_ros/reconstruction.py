@@ -1,6 +1,6 @@
 """One reconstruction, model in: crops in, joints, bone rotations, object centre and meshes out.
 
-The shared core of the live path (``gsdf_ros.inference``), evaluation and the demo; it imports
+The shared core of the live path (``gsdf_ros.gsdf_predictor``), evaluation and the demo; it imports
 nothing from training, evaluation or the datasets. Everything it returns for a frame is in that
 frame's source optical frame (the crop's virtual rotation undone), metres.
 

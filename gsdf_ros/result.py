@@ -13,12 +13,19 @@ from gsdf_ros.hand.joints import NUM_JOINTS
 Box = tuple[float, float, float]
 
 
+def all_finite(*arrays: np.ndarray | float) -> bool:
+    """True when every number of every array is finite (no NaN, no infinity)."""
+    return all(bool(np.all(np.isfinite(a))) for a in arrays)
+
+
 @dataclass(frozen=True)
 class CropSample:
     """One cropped camera frame with the intrinsics of its virtual camera.
 
     image: (N, N, 3) uint8 RGB; k: 3x3 intrinsics of the crop; rotation: 3x3, maps virtual-frame
-    vectors to the source optical frame; box: (x0, y0, size) in source pixels.
+    vectors to the source optical frame; box: (x0, y0, size) in source pixels. ``whole_frame``: the
+    image is the whole camera frame (H, W, 3), k the camera's own K and rotation the identity; the
+    inference process finds the hand and cuts the crop (``crop_mode`` detect).
     """
 
     stamp_ns: int
@@ -27,6 +34,7 @@ class CropSample:
     k: np.ndarray
     rotation: np.ndarray
     box: Box
+    whole_frame: bool = False
 
     def __post_init__(self) -> None:
         if self.image.ndim != 3 or self.image.shape[2] != 3 or self.image.dtype != np.uint8:
@@ -49,7 +57,7 @@ class TriangleMesh:
             raise ValueError(f"faces must be (F, 3), got {self.faces.shape}")
         if self.faces.size and (self.faces.min() < 0 or self.faces.max() >= len(self.vertices)):
             raise ValueError("face index out of range")
-        if not np.all(np.isfinite(self.vertices)):
+        if not all_finite(self.vertices):
             raise ValueError("mesh vertices must be finite")
 
     @property
@@ -65,6 +73,11 @@ class Reconstruction:
     forward); stamps are nanoseconds of the source frames' acquisition time. ``hand_frames``: the
     joint and palm frames (:mod:`gsdf_ros.frames`), None when not estimated. The object orientation
     may come from an earlier frame's object mesh: ``object_orientation_stamp_ns`` is that frame's stamp.
+
+    ``hand_score`` in [0, 1]: how sure the hand finder is that the frame holds a hand (1.0 when the
+    crop was chosen without looking for one); ``hand_present`` False: "no hand" (the result carries
+    no joints, object pose or meshes, see :meth:`no_hand`); ``crop_box``: the square (x0, y0, side)
+    in source pixels the model read, None when unknown.
     """
 
     stamp_ns: int
@@ -81,6 +94,15 @@ class Reconstruction:
     mesh_stamp_ns: int | None = None
     window_length: int = 1
     stage_ms: dict[str, float] = field(default_factory=dict)
+    hand_score: float = 1.0
+    hand_present: bool = True
+    crop_box: Box | None = None
+
+    @classmethod
+    def no_hand(cls, stamp_ns: int, frame_id: str, hand_score: float, crop_box: Box | None = None) -> Reconstruction:
+        """The answer "no hand in this frame": placeholder zeros for the arrays, ``hand_present`` False."""
+        return cls(stamp_ns, frame_id, np.zeros((NUM_JOINTS, 3)), np.zeros(NUM_JOINTS), np.zeros(3),
+                   object_confidence=0.0, hand_score=float(hand_score), hand_present=False, crop_box=crop_box)
 
     def __post_init__(self) -> None:
         if self.hand_joints.shape != (NUM_JOINTS, 3):
@@ -94,10 +116,11 @@ class Reconstruction:
 
     def is_finite(self) -> bool:
         """True when every number it would publish is finite (NaN/Inf results are never published)."""
-        arrays = [self.hand_joints, self.joint_confidence, self.object_center, np.asarray(self.object_confidence)]
+        arrays = [self.hand_joints, self.joint_confidence, self.object_center, self.object_confidence, self.hand_score]
         if self.object_orientation is not None:
             arrays.append(self.object_orientation)
         if self.hand_frames is not None:
-            arrays += [self.hand_frames.joint_rotations, self.hand_frames.palm_origin, self.hand_frames.palm_rotation]
+            frames = self.hand_frames
+            arrays += [frames.joint_rotations, frames.palm_origin, frames.palm_rotation]
         arrays += [m.vertices for m in (self.hand_mesh, self.object_mesh) if m is not None]
-        return all(bool(np.all(np.isfinite(a))) for a in arrays)
+        return all_finite(*arrays)

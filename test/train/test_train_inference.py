@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from gsdf_ros.eval_report import input_rgb
-from gsdf_ros.inference import TIMED_STAGES, GSDFPredictor, peak_sharpness
+from gsdf_ros.gsdf_predictor import GSDFPredictor
+from gsdf_ros.inference import TIMED_STAGES, peak_sharpness
 from gsdf_ros.predictor import Predictor
 from gsdf_ros.result import CropSample
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from gsdf_ros.inference import GSDFPredictor, causal_windows
+from gsdf_ros.gsdf_predictor import GSDFPredictor
+from gsdf_ros.inference import causal_windows
 from gsdf_ros.result import CropSample
 
 QUERY = (torch.rand(1, 64, 3, generator=torch.Generator().manual_seed(0)) - 0.5) * 0.6
