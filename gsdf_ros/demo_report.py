@@ -71,9 +71,11 @@ def picture(root: Path, ann: layout.Annotation, rec: Reconstruction) -> np.ndarr
     """Input | prediction | ground truth, side by side (RGB)."""
     image = layout.read_image(root, ann.file_name)
     k = ann.intrinsics
-    pred = [(m.vertices, m.faces, c) for m, c in ((rec.hand_mesh, HAND_COLOUR), (rec.object_mesh, OBJECT_COLOUR)) if m is not None]
+    predicted = ((rec.hand_mesh, HAND_COLOUR), (rec.object_mesh, OBJECT_COLOUR))
+    pred = [(m.vertices, m.faces, c) for m, c in predicted if m is not None]
     gt = [(m.vertices, m.faces, c) for m, c in (
-        (layout.read_mesh(root, "hand", ann.file_name), HAND_COLOUR), (layout.read_mesh(root, "obj", ann.file_name), OBJECT_COLOUR))]
+        (layout.read_mesh(root, "hand", ann.file_name), HAND_COLOUR),
+        (layout.read_mesh(root, "obj", ann.file_name), OBJECT_COLOUR))]
     gt = [(np.asarray(v), np.asarray(f), c) for v, f, c in gt]
     panels = [image, draw_scene(image, k, pred, rec.hand_joints), draw_scene(image, k, gt, ann.hand_joints_3d)]
     return np.concatenate(panels, axis=1)
@@ -97,7 +99,8 @@ def write_pictures(run: DemoRun, root: Path, annotations: dict[str, layout.Annot
     for frame in run.results:
         strip = picture(root, annotations[frame.name], frame.result)
         width = strip.shape[1] // 3
-        strip = np.concatenate([_label(strip[:, i * width:(i + 1) * width], t) for i, t in enumerate(("input", "gsdf (live)", "ground truth"))], axis=1)
+        titles = ("input", "gsdf (live)", "ground truth")
+        strip = np.concatenate([_label(strip[:, i * width:(i + 1) * width], t) for i, t in enumerate(titles)], axis=1)
         strips.append(strip)
     written = []
     picks = sorted({round(i) for i in np.linspace(0, len(strips) - 1, min(PICTURES, len(strips)))})
@@ -163,7 +166,8 @@ def report_markdown(report: dict) -> str:
         "# gsdf demo report",
         "",
         f"Checkpoint `{report['checkpoint']}`, source `{report['source']}`.",
-        f"{t['frames_sent']} frames sent, {t['results']} reconstructions received ({t['dropped']} dropped while the model was busy), "
+        f"{t['frames_sent']} frames sent, {t['results']} reconstructions received "
+        f"({t['dropped']} dropped while the model was busy), "
         f"in {t['wall_s']:.1f} s.",
         "",
         "Metrics on the frames the graph answered (live protocol: nothing from the ground truth is used; "

@@ -81,7 +81,9 @@ def input_rgb(image: Any) -> np.ndarray:
     return denormalise_image(newest(np.asarray(image, dtype=np.float64), 3))
 
 
-def _meshes_in_crop(meshes: Sequence[tuple[trimesh.Trimesh | None, tuple[int, int, int]]], rotation: np.ndarray) -> list:
+def _meshes_in_crop(
+    meshes: Sequence[tuple[trimesh.Trimesh | None, tuple[int, int, int]]], rotation: np.ndarray
+) -> list:
     """Source-frame meshes as (vertices, faces, colour) in the crop's virtual camera, empty ones left out."""
     return [(np.asarray(m.vertices, dtype=np.float64) @ rotation, np.asarray(m.faces), colour)
             for m, colour in meshes if m is not None and len(m.faces)]
@@ -97,8 +99,12 @@ def render_example(sample: dict, pred: SampleReconstruction, gt: tuple[trimesh.T
     camera = Intrinsics.from_matrix(K, rgb.shape[1], rgb.shape[0])
     panels = {
         "input": rgb,
-        "prediction": draw_scene(rgb, camera, _meshes_in_crop([(pred.hand_mesh, HAND_COLOUR), (pred.object_mesh, OBJECT_COLOUR)], rotation)),
-        "ground truth": draw_scene(rgb, camera, _meshes_in_crop([(gt[0], HAND_COLOUR), (gt[1], OBJECT_COLOUR)], rotation)),
+        "prediction": draw_scene(
+            rgb, camera, _meshes_in_crop([(pred.hand_mesh, HAND_COLOUR), (pred.object_mesh, OBJECT_COLOUR)], rotation)
+        ),
+        "ground truth": draw_scene(
+            rgb, camera, _meshes_in_crop([(gt[0], HAND_COLOUR), (gt[1], OBJECT_COLOUR)], rotation)
+        ),
     }
     fig, axes = plt.subplots(1, 3, figsize=(12, 4.3))
     for ax, (label, image) in zip(axes, panels.items()):

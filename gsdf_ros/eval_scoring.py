@@ -41,7 +41,9 @@ def newest(x: np.ndarray, dims: int) -> np.ndarray:
     return x[-1] if x.ndim > dims else x
 
 
-def score_sample(pred: SampleReconstruction, sample: dict, gt: tuple[trimesh.Trimesh, trimesh.Trimesh], n_points: int) -> dict:
+def score_sample(
+    pred: SampleReconstruction, sample: dict, gt: tuple[trimesh.Trimesh, trimesh.Trimesh], n_points: int
+) -> dict:
     """The paper's metrics plus the wrist error (cm) for one reconstruction."""
     rotation = newest(np.asarray(sample["cam_rot"], dtype=np.float64), 2)
     gt_joints = newest(np.asarray(sample["joints"], dtype=np.float64), 2) @ rotation.T

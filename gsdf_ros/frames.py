@@ -45,7 +45,8 @@ class HandFrames:
     palm_rotation: np.ndarray
 
     def __post_init__(self) -> None:
-        if self.joint_rotations.shape != (NUM_JOINTS, 3, 3) or self.palm_rotation.shape != (3, 3) or self.palm_origin.shape != (3,):
+        if (self.joint_rotations.shape != (NUM_JOINTS, 3, 3) or self.palm_rotation.shape != (3, 3)
+                or self.palm_origin.shape != (3,)):
             raise ValueError("HandFrames needs joint_rotations (21, 3, 3), palm_origin (3,), palm_rotation (3, 3)")
 
 
@@ -54,7 +55,9 @@ def _unit(v: np.ndarray) -> np.ndarray | None:
     return None if not np.isfinite(n) or n < EPS else v / n
 
 
-def axes_from(x: np.ndarray, z_hint: np.ndarray, fallback_x: np.ndarray = E_X, fallback_z: np.ndarray = E_Z) -> np.ndarray:
+def axes_from(
+    x: np.ndarray, z_hint: np.ndarray, fallback_x: np.ndarray = E_X, fallback_z: np.ndarray = E_Z
+) -> np.ndarray:
     """The rotation (columns x, y, z) with x along ``x`` and z the part of ``z_hint`` orthogonal to x.
 
     A degenerate ``x`` is replaced by ``fallback_x``; a ``z_hint`` parallel to x by ``fallback_z``
@@ -103,7 +106,8 @@ def hand_frames(joints: np.ndarray, bone_rotations: np.ndarray) -> HandFrames:
     j = np.asarray(joints, dtype=np.float64)
     bones = np.asarray(bone_rotations, dtype=np.float64)
     if j.shape != (NUM_JOINTS, 3) or bones.shape != (NUM_BONE_FRAMES, 3, 3):
-        raise ValueError(f"need joints ({NUM_JOINTS}, 3) and bone rotations ({NUM_BONE_FRAMES}, 3, 3), got {j.shape}, {bones.shape}")
+        raise ValueError(f"need joints ({NUM_JOINTS}, 3) and bone rotations ({NUM_BONE_FRAMES}, 3, 3), "
+                         f"got {j.shape}, {bones.shape}")
     wrist_rot = bones[0]
     palm = axes_from(j[MCP_JOINTS[2]] - j[0], wrist_rot @ E_Z, wrist_rot @ E_X)
     rotations = np.empty((NUM_JOINTS, 3, 3))

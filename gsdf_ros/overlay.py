@@ -29,8 +29,12 @@ def draw_mesh(image: np.ndarray, vertices: np.ndarray, faces: np.ndarray, intrin
     return _draw_coloured(image, np.asarray(vertices, dtype=np.float64), faces, colours, intrinsics, alpha)
 
 
-def draw_scene(image: np.ndarray, intrinsics: Intrinsics, meshes: list[tuple[np.ndarray, np.ndarray, tuple[int, int, int]]],
-               joints: np.ndarray | None = None) -> np.ndarray:
+def draw_scene(
+    image: np.ndarray,
+    intrinsics: Intrinsics,
+    meshes: list[tuple[np.ndarray, np.ndarray, tuple[int, int, int]]],
+    joints: np.ndarray | None = None,
+) -> np.ndarray:
     """Meshes (vertices, faces, colour) drawn together in depth order, then the hand skeleton."""
     if meshes:
         offsets = np.cumsum([0] + [len(v) for v, _, _ in meshes[:-1]])

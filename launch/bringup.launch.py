@@ -31,10 +31,15 @@ def _nodes(context, *args, **kwargs):
     ]
     if graph.parse_bool(values["rviz"]):
         rviz_config = str(graph.package_file(graph.RVIZ_FILE))
-        actions.append(Node(package="rviz2", executable="rviz2", name="rviz2", arguments=["-d", rviz_config], output="screen"))
+        actions.append(
+            Node(package="rviz2", executable="rviz2", name="rviz2", arguments=["-d", rviz_config], output="screen")
+        )
     return actions
 
 
 def generate_launch_description():
-    arguments = [DeclareLaunchArgument(a.name, default_value=a.default, description=a.description) for a in graph.LAUNCH_ARGUMENTS]
+    arguments = [
+        DeclareLaunchArgument(a.name, default_value=a.default, description=a.description)
+        for a in graph.LAUNCH_ARGUMENTS
+    ]
     return LaunchDescription(arguments + [OpaqueFunction(function=_nodes)])

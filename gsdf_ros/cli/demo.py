@@ -39,12 +39,14 @@ def make_clips(root: Path, clips: int, clip_len: int) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="gsdf-demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", default="", help="model checkpoint (default: the package's shipped tiny SynthHO model)")
+    parser.add_argument("--checkpoint", default="",
+                        help="model checkpoint (default: the package's shipped tiny SynthHO model)")
     parser.add_argument("--frames", type=int, default=24, help="frames to play")
     parser.add_argument("--rate", type=float, default=2.0, help="camera rate, frames per second")
     parser.add_argument("--clips", type=int, default=3, help="held-out clips to generate")
     parser.add_argument("--clip-len", type=int, default=8, help="frames per clip")
-    parser.add_argument("--data", type=Path, default=None, help="gSDF-layout folder to play (default: generated held-out clips)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="gSDF-layout folder to play (default: generated held-out clips)")
     parser.add_argument("--split", default="test", help="split of --data to play")
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="report folder")
     parser.add_argument("--device", default="cpu", help="torch device of the model")
@@ -73,10 +75,12 @@ def main(argv: list[str] | None = None) -> int:
         from gsdf_ros.nodes.demo_session import SessionConfig, run_session
 
         print(f"gsdf-demo: starting the graph on ROS_DOMAIN_ID={claim.domain_id} with {checkpoint}", flush=True)
-        run = run_session(SessionConfig(f"synthho:{data}:{args.split}", str(checkpoint.resolve()), args.frames, args.rate,
-                                        args.out, args.device))
+        session = SessionConfig(f"synthho:{data}:{args.split}", str(checkpoint.resolve()), args.frames, args.rate,
+                                args.out, args.device)
+        run = run_session(session)
         if not run.results:
-            print(f"gsdf-demo: no reconstruction arrived ({run.frames_sent} frames sent); see {args.out}/graph.log", file=sys.stderr)
+            print(f"gsdf-demo: no reconstruction arrived ({run.frames_sent} frames sent); see {args.out}/graph.log",
+                  file=sys.stderr)
             return 1
         report = write_report(run, data, args.split, args.out)
     finally:

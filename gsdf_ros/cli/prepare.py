@@ -58,8 +58,10 @@ def run_dexycb(args: argparse.Namespace) -> int:
     if args.split != "s0":
         raise ValueError(f"only the s0 split is implemented, got {args.split!r}")
     if "left" in args.sides and args.mano_pkl is not None and args.mano_pkl_left is None:
-        raise ValueError("hand_poses of left hands need --mano-pkl-left MANO_LEFT.pkl (the right hand's PCA basis does not apply)")
-    models = {side: _mano(path) for side, path in (("right", args.mano_pkl), ("left", args.mano_pkl_left)) if path is not None}
+        raise ValueError("hand_poses of left hands need --mano-pkl-left MANO_LEFT.pkl "
+                         "(the right hand's PCA basis does not apply)")
+    pkls = (("right", args.mano_pkl), ("left", args.mano_pkl_left))
+    models = {side: _mano(path) for side, path in pkls if path is not None}
     converter = DexYcbConverter(args.root, args.frame_step, tuple(args.sides), models, args.meshes)
     for part in SPLITS:
         bar, update = _bar(f"dexycb {part}_s0 sequences")

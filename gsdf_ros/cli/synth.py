@@ -40,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--views", type=int, default=1,
                    help="samples per planned grasp (single samples only), each with its own camera, instant and look;"
                         " --num then counts grasps")
-    p.add_argument("--contact-sheet", type=Path, default=None, help=f"also write a PNG of the first {SHEET_SIZE} samples")
+    p.add_argument("--contact-sheet", type=Path, default=None,
+                   help=f"also write a PNG of the first {SHEET_SIZE} samples")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 

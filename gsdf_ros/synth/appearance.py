@@ -70,7 +70,9 @@ def _smooth_noise(p: np.ndarray, seed: int, waves: int = 6) -> np.ndarray:
     return 0.5 + 0.5 * np.sin(p @ dirs.T + phases).mean(axis=1) * np.sqrt(2.0)
 
 
-def random_colour(rng: np.random.Generator, saturation: tuple[float, float] = (0.3, 0.95)) -> tuple[float, float, float]:
+def random_colour(
+    rng: np.random.Generator, saturation: tuple[float, float] = (0.3, 0.95)
+) -> tuple[float, float, float]:
     """A random RGB colour in [0, 1] drawn in HSV space."""
     rgb = colorsys.hsv_to_rgb(rng.uniform(), rng.uniform(*saturation), rng.uniform(0.35, 0.95))
     return tuple(float(c) for c in rgb)

@@ -94,7 +94,8 @@ class ClipPlan:
         """The scene at time ``tau`` (clipped to [0, 1]) in the final hand frame."""
         tau = min(max(float(tau), 0.0), 1.0)
         approach = min(tau / self.contact_time, 1.0)
-        lifted = 0.0 if tau <= self.contact_time else minimum_jerk((tau - self.contact_time) / (1.0 - self.contact_time))
+        contact = self.contact_time
+        lifted = 0.0 if tau <= contact else minimum_jerk((tau - contact) / (1.0 - contact))
         remaining = 1.0 - minimum_jerk(approach)
         wrist = make_pose(axis_angle_to_matrix(remaining * self.start_rotation), remaining * self.start_offset)
         carry = make_pose(np.eye(3), lifted * self.lift)

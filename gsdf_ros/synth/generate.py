@@ -101,7 +101,9 @@ class SynthConfig:
         if self.clip_len < 1 or self.blur_subframes < 1 or self.blur_subframes % 2 == 0:
             raise ValueError("clip_len must be >= 1 and blur_subframes odd")
         if self.val_frac < 0 or self.test_frac < 0 or self.val_frac + self.test_frac > 1:
-            raise ValueError(f"val_frac and test_frac must be >= 0 with a sum <= 1, got {self.val_frac}, {self.test_frac}")
+            raise ValueError(
+                f"val_frac and test_frac must be >= 0 with a sum <= 1, got {self.val_frac}, {self.test_frac}"
+            )
         if self.views < 1 or (self.views > 1 and self.clip_len > 1):
             raise ValueError(f"views must be >= 1, and 1 for clips, got {self.views} with clip_len {self.clip_len}")
         if not 0.0 <= self.view_tau[0] <= self.view_tau[1] <= 1.0:
@@ -254,7 +256,9 @@ def frame_record(plan: ClipPlan, camera_pose: np.ndarray, tau: float, camera: In
         return SampleRecord(ann, result.rgb), result
     hand = grasp.hand_shape()
     meshes = hand_mesh(hand, config.hand_voxel), grasp.object.mesh(config.object_voxel)
-    sdf = make_sdf_samples(rng, meshes[0], hand.sdf, meshes[1], grasp.object.sdf, config.sdf_surface, config.sdf_uniform)
+    sdf = make_sdf_samples(
+        rng, meshes[0], hand.sdf, meshes[1], grasp.object.sdf, config.sdf_surface, config.sdf_uniform
+    )
     ann = annotation_of(sample_id, grasp, camera, sdf.norm.offset, sdf.norm.scale, state.in_contact, clip, frame)
     return SampleRecord(ann, result.rgb, SdfSamples(**sdf.hand), SdfSamples(**sdf.obj), *meshes), result
 
@@ -404,7 +408,9 @@ def write_dataset(out: Path | str, num: int, seed: int, config: SynthConfig = Sy
 # ---------------------------------------------------------------- contact sheet
 
 
-FINGER_COLOURS: tuple[tuple[int, int, int], ...] = ((255, 80, 80), (255, 200, 0), (60, 220, 60), (0, 200, 255), (200, 90, 255))
+FINGER_COLOURS: tuple[tuple[int, int, int], ...] = (
+    (255, 80, 80), (255, 200, 0), (60, 220, 60), (0, 200, 255), (200, 90, 255)
+)
 """RGB of the thumb .. little finger bones on the contact sheet."""
 
 

@@ -265,7 +265,9 @@ def close_finger(template: HandTemplate, articulation: np.ndarray, finger: int, 
     return current, touched
 
 
-def _approach_frame(rng: np.random.Generator, template: HandTemplate, config: GraspConfig) -> tuple[np.ndarray, np.ndarray]:
+def _approach_frame(
+    rng: np.random.Generator, template: HandTemplate, config: GraspConfig
+) -> tuple[np.ndarray, np.ndarray]:
     """A grasp point below the palm and a unit approach direction (from the palm toward the object)."""
     palm = template.palm_length()
     point = np.array([palm * rng.uniform(*config.grasp_point_x), template.palm_width() * rng.uniform(-0.2, 0.35), 0.0])

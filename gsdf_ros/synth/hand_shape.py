@@ -181,7 +181,8 @@ class HandShape:
         rot, polygon, _ = self._palm
         palm = self.joints[0] + np.column_stack([polygon, np.zeros(len(polygon))]) @ rot.T
         pts = np.vstack([cones.a, cones.a + cones.unit * cones.length[:, None], stub, palm])
-        margin = max(cones.radius_a.max(), cones.radius_b.max(), 0.5 * PALM_THICKNESS * self.radius_scale) + BLEND / 4 + 1e-3
+        widest = max(cones.radius_a.max(), cones.radius_b.max(), 0.5 * PALM_THICKNESS * self.radius_scale)
+        margin = widest + BLEND / 4 + 1e-3
         return pts.min(axis=0) - margin, pts.max(axis=0) + margin
 
     def bounding_sphere(self) -> tuple[np.ndarray, float]:
