@@ -60,7 +60,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['sdf']} | {r['dense_queries']} | {r['c2f_queries']} | {r['query_ratio']:.1f}x | {r['dense_s']:.2f} | "
+            f"| {r['sdf']} | {r['dense_queries']} | {r['c2f_queries']} | {r['query_ratio']:.1f}x | "
+            f"{r['dense_s']:.2f} | "
             f"{r['c2f_s']:.2f} | {r['speedup']:.1f}x | {r['cd_relative_to_dense_sampling_noise']:.3f} |"
         )
 

@@ -120,7 +120,8 @@ def model_and_state(args: argparse.Namespace) -> tuple[GSDFNet, SDFState, dict[s
     info = {"model": f"tiny, random encoders, decoders trained here for {args.steps} steps on analytic toy shapes",
             "trained_here": True, "final_loss": loss}
     if args.save:
-        save_checkpoint(args.save, Checkpoint(model_config=model.cfg.to_dict(), stage="sdf", model_state=model.state_dict()))
+        checkpoint = Checkpoint(model_config=model.cfg.to_dict(), stage="sdf", model_state=model.state_dict())
+        save_checkpoint(args.save, checkpoint)
         info["saved"] = args.save
     return model.eval(), state, info
 
@@ -170,7 +171,8 @@ def _summary(run: dict[str, Any]) -> dict[str, Any]:
 
 
 def verdict(result: dict[str, Any]) -> dict[str, bool]:
-    return {"queries": result["query_ratio"] >= TARGETS["query_ratio"], "speed": result["speedup"] >= TARGETS["speedup"],
+    return {"queries": result["query_ratio"] >= TARGETS["query_ratio"],
+            "speed": result["speedup"] >= TARGETS["speedup"],
             "cd": bool(result["cd_rel_max"] <= TARGETS["cd_rel"])}
 
 
@@ -199,9 +201,10 @@ def main(argv: list[str] | None = None) -> None:
     result = compare(model, state, args.resolution, args.coarse, args.points)
     report = {"bench": "mesh_model", "environment": environment(), **info, "targets": TARGETS, **result,
               "meets_targets": verdict(result)}
-    rows = [[args.resolution, args.coarse, result["dense"]["queries"], result["c2f"]["queries"], f"{result['query_ratio']:.1f}x",
-             result["dense"]["seconds"], result["c2f"]["seconds"], f"{result['speedup']:.1f}x",
-             f"{100 * result['cd']['hand']['cd_rel']:.2f}%", f"{100 * result['cd']['object']['cd_rel']:.2f}%"]]
+    rows = [[args.resolution, args.coarse, result["dense"]["queries"], result["c2f"]["queries"],
+             f"{result['query_ratio']:.1f}x", result["dense"]["seconds"], result["c2f"]["seconds"],
+             f"{result['speedup']:.1f}x", f"{100 * result['cd']['hand']['cd_rel']:.2f}%",
+             f"{100 * result['cd']['object']['cd_rel']:.2f}%"]]
     emit(report, ["res", "coarse", "dense queries", "c2f queries", "ratio", "dense s", "c2f s", "speed-up",
                   "hand CD rel", "object CD rel"], rows)
 

@@ -75,8 +75,10 @@ def run_relay(image_reliability: str) -> int:
     node = rclpy.create_node("gsdf_bench_relay")
     image_out = node.create_publisher(Image, TOPICS["relay_image_out"], reliable_qos(CROP_QOS_DEPTH))
     rec_out = node.create_publisher(HandObjectReconstruction, TOPICS["relay_rec_out"], reliable_qos(RESULT_QOS_DEPTH))
-    node.create_subscription(Image, TOPICS["relay_image_in"], image_out.publish, sensor_qos(image_reliability, IMAGE_QUEUE_DEPTH))
-    node.create_subscription(HandObjectReconstruction, TOPICS["relay_rec_in"], rec_out.publish, reliable_qos(RESULT_QOS_DEPTH))
+    image_qos = sensor_qos(image_reliability, IMAGE_QUEUE_DEPTH)
+    node.create_subscription(Image, TOPICS["relay_image_in"], image_out.publish, image_qos)
+    node.create_subscription(HandObjectReconstruction, TOPICS["relay_rec_in"], rec_out.publish,
+                             reliable_qos(RESULT_QOS_DEPTH))
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
@@ -93,7 +95,8 @@ def node_commands(python: str, image_reliability: str) -> dict[str, list[str]]:
     """The command of each process under test."""
     preprocess = [python, "-m", "gsdf_ros.nodes.preprocess_node", "--ros-args",
                   "-r", f"image:={TOPICS['image']}", "-r", f"camera_info:={TOPICS['camera_info']}",
-                  "-r", f"crop:={TOPICS['crop']}", "-p", "crop_mode:=full", "-p", f"image_reliability:={image_reliability}"]
+                  "-r", f"crop:={TOPICS['crop']}", "-p", "crop_mode:=full",
+                  "-p", f"image_reliability:={image_reliability}"]
     outputs = [python, "-m", "gsdf_ros.nodes.outputs_node", "--ros-args",
                "-r", f"reconstruction:={TOPICS['reconstruction']}", "-r", f"markers:={TOPICS['markers']}",
                "-p", "marker_rate_hz:=100.0"]
@@ -216,8 +219,10 @@ class Probe:
         image_qos, result_qos = sensor_qos(image_reliability, IMAGE_QUEUE_DEPTH), reliable_qos(RESULT_QOS_DEPTH)
         pub = node.create_publisher
         self.publishers = {
-            "image": pub(Image, TOPICS["image"], image_qos), "camera_info": pub(CameraInfo, TOPICS["camera_info"], image_qos),
-            "relay_image": pub(Image, TOPICS["relay_image_in"], image_qos), "pair_image": pub(Image, TOPICS["pair_image"], image_qos),
+            "image": pub(Image, TOPICS["image"], image_qos),
+            "camera_info": pub(CameraInfo, TOPICS["camera_info"], image_qos),
+            "relay_image": pub(Image, TOPICS["relay_image_in"], image_qos),
+            "pair_image": pub(Image, TOPICS["pair_image"], image_qos),
             "reconstruction": pub(HandObjectReconstruction, TOPICS["reconstruction"], result_qos),
             "relay_rec": pub(HandObjectReconstruction, TOPICS["relay_rec_in"], result_qos),
             "pair_rec": pub(HandObjectReconstruction, TOPICS["pair_rec"], result_qos),
@@ -244,13 +249,15 @@ class Probe:
                               for t, topic, qos, key, offset in subscriptions]
 
     def paths(self) -> list[MeasuredPath]:
+        send_image = lambda topic: lambda ns: self._send(topic, self.image, ns)  # noqa: E731
+        send_result = lambda topic: lambda ns: self._send(topic, self._result(ns), ns)  # noqa: E731
         return [
             MeasuredPath("image: graph (preprocess node)", self._send_camera, ("crop",)),
-            MeasuredPath("image: bare relay", lambda ns: self._send("relay_image", self.image, ns), ("relay_image",)),
-            MeasuredPath("image: in-process pair", lambda ns: self._send("pair_image", self.image, ns), ("pair_image",)),
-            MeasuredPath("result: graph (outputs node)", lambda ns: self._send("reconstruction", self._result(ns), ns), ("tf", "markers")),
-            MeasuredPath("result: bare relay", lambda ns: self._send("relay_rec", self._result(ns), ns), ("relay_rec",)),
-            MeasuredPath("result: in-process pair", lambda ns: self._send("pair_rec", self._result(ns), ns), ("pair_rec",)),
+            MeasuredPath("image: bare relay", send_image("relay_image"), ("relay_image",)),
+            MeasuredPath("image: in-process pair", send_image("pair_image"), ("pair_image",)),
+            MeasuredPath("result: graph (outputs node)", send_result("reconstruction"), ("tf", "markers")),
+            MeasuredPath("result: bare relay", send_result("relay_rec"), ("relay_rec",)),
+            MeasuredPath("result: in-process pair", send_result("pair_rec"), ("pair_rec",)),
         ]
 
     def connected(self) -> bool:
@@ -293,7 +300,9 @@ def spin_until(executor: Any, condition: Callable[[], bool], timeout_s: float) -
     return True
 
 
-def measure(probe: Probe, executor: Any, rounds: int, warmup: int, gap_s: float, timeout_s: float) -> list[MeasuredPath]:
+def measure(
+    probe: Probe, executor: Any, rounds: int, warmup: int, gap_s: float, timeout_s: float
+) -> list[MeasuredPath]:
     """Interleaved rounds: each path sends one message and waits for it (or times out)."""
     paths = probe.paths()
     ns = 1_000_000_000
@@ -374,7 +383,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "bench": "ros_overhead", "environment": environment(), "ros_domain_id": claim.domain_id,
         "image": f"{args.width}x{args.height} bgr8, QoS {args.image_reliability} depth {IMAGE_QUEUE_DEPTH}",
-        "result": f"HandObjectReconstruction, two icospheres of {20 * 4 ** args.subdivisions} faces, QoS reliable depth {RESULT_QOS_DEPTH}",
+        "result": f"HandObjectReconstruction, two icospheres of {20 * 4 ** args.subdivisions} faces, "
+                  f"QoS reliable depth {RESULT_QOS_DEPTH}",
         "rounds": args.rounds, "latency_ms": summary, "ratio_of_medians": ratios(summary), "process_errors": errors,
     }
 
@@ -384,7 +394,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.relay:
         return run_relay(args.image_reliability)
     report = run(args)
-    rows = [[name, d.get("median", "-"), d.get("p90", "-"), d["n"], d["lost"]] for name, d in report["latency_ms"].items()]
+    latency = report["latency_ms"]
+    rows = [[name, d.get("median", "-"), d.get("p90", "-"), d["n"], d["lost"]] for name, d in latency.items()]
     rows += [[name, value, "", "", ""] for name, value in report["ratio_of_medians"].items()]
     emit(report, ["path", "median ms", "p90 ms", "n", "lost"], rows)
     return 0

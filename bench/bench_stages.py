@@ -265,28 +265,32 @@ def cases(args: argparse.Namespace) -> Iterator[tuple[str, torch.device, bool, b
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--configs", nargs="+", default=["tiny", "paper"], help="model configs (e.g. tiny paper tiny_video)")
+    parser.add_argument("--configs", nargs="+", default=["tiny", "paper"],
+                        help="model configs (e.g. tiny paper tiny_video)")
     parser.add_argument("--devices", nargs="+", default=["cpu", "cuda"], help="devices; cuda is skipped where absent")
     parser.add_argument("--checkpoint", help="sdf-stage checkpoint (its config replaces --configs)")
     parser.add_argument("--mesh", choices=("c2f", "dense", "none"), default="c2f")
     parser.add_argument("--mesh-resolution", type=int, default=64)
     parser.add_argument("--coarse", type=int, default=16)
     parser.add_argument("--fit-steps", type=int, default=300,
-                        help="without a checkpoint, fit the decoders to toy shapes first so meshes have realistic sizes (0: random)")
+                        help="without a checkpoint, fit the decoders to toy shapes first so meshes have realistic "
+                             "sizes (0: random)")
     parser.add_argument("--width", type=int, default=640, help="camera frame width")
     parser.add_argument("--height", type=int, default=480, help="camera frame height")
     parser.add_argument("--window", type=int, default=3, help="window length for video configs")
     parser.add_argument("--batch", type=int, default=1, help="also time model.encode on this many crops per call")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--amp", action="store_true", help="also run the networks under autocast (bf16 on CPU, fp16 on CUDA)")
+    parser.add_argument("--amp", action="store_true",
+                        help="also run the networks under autocast (bf16 on CPU, fp16 on CUDA)")
     parser.add_argument("--compile", action="store_true", help="also run with torch.compile'd networks")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="seconds: tiny on CPU, 2 frames, no meshes")
     args = parser.parse_args(argv)
     if args.quick:
-        args.configs, args.devices, args.repeats, args.warmup, args.mesh, args.fit_steps = ["tiny"], ["cpu"], 2, 1, "none", 0
+        args.configs, args.devices, args.repeats, args.warmup = ["tiny"], ["cpu"], 2, 1
+        args.mesh, args.fit_steps = "none", 0
     if args.checkpoint:
         args.configs = ["checkpoint"]
     return args
@@ -300,7 +304,8 @@ def main(argv: list[str] | None = None) -> None:
     results = [run_case(args, *case, frame, convert) for case in cases(args)]
     report = {"bench": "stages", "environment": environment(), "frame": f"{args.width}x{args.height} {ENCODING}",
               "publish_convert": "measured" if convert else "skipped: ROS 2 not importable",
-              "stages": ["preprocess", *TIMED_STAGES, "publish_convert", "unattributed", "end_to_end"], "cases": results}
+              "stages": ["preprocess", *TIMED_STAGES, "publish_convert", "unattributed", "end_to_end"],
+              "cases": results}
     header = ["config", "device", "amp", "compile", *report["stages"], "peak RSS MB"]
     rows = [[c["config"], c["device"], c["amp"], c["compile"],
              *[c.get("stages_ms", {}).get(s, {}).get("median", "-") for s in report["stages"]],

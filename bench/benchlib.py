@@ -117,5 +117,5 @@ def toy_crop(size: int, stamp_ns: int = 0, seed: int = 0) -> CropSample:
     image[disc] = (60, 110, 210)
     f = 1.2 * size
     k = np.array([[f, 0.0, size / 2], [0.0, f, size / 2], [0.0, 0.0, 1.0]])
-    return CropSample(stamp_ns=stamp_ns, frame_id="bench_camera_optical_frame", image=image.clip(0, 255).astype(np.uint8),
-                      k=k, rotation=np.eye(3), box=(0.0, 0.0, float(size)))
+    return CropSample(stamp_ns=stamp_ns, frame_id="bench_camera_optical_frame",
+                      image=image.clip(0, 255).astype(np.uint8), k=k, rotation=np.eye(3), box=(0.0, 0.0, float(size)))

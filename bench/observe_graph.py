@@ -77,13 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mesh-mode", default="c2f", choices=("c2f", "dense", "none"))
     parser.add_argument("--mesh-resolution", type=int, default=48)
-    parser.add_argument("--crop-mode", default="full", choices=("full", "tracked"), help="full: the played frames are hand-object views already (as in the demo)")
+    parser.add_argument("--crop-mode", default="full", choices=("full", "tracked"),
+                        help="full: the played frames are hand-object views already (as in the demo)")
     parser.add_argument("--rate", type=float, default=30.0)
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--seconds", type=float, default=40.0, help="measured time after the warm-up")
     parser.add_argument("--warmup", type=float, default=8.0, help="seconds of frames before measuring")
-    parser.add_argument("--images", default=str(ROOT / "data" / "synth_pose" / "rgb" / "*.jpg"), help="glob of frames to play")
+    parser.add_argument("--images", default=str(ROOT / "data" / "synth_pose" / "rgb" / "*.jpg"),
+                        help="glob of frames to play")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
 
@@ -118,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
                 state["diag"][status.name] = {kv.key: kv.value for kv in status.values}
 
     node.create_subscription(TFMessage, "/tf", on_tf, QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
-    node.create_subscription(MarkerArray, "/markers", on_markers, QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+    node.create_subscription(MarkerArray, "/markers", on_markers,
+                             QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
     node.create_subscription(DiagnosticArray, "/diagnostics", on_diag, 50)
 
     pictures = frames(args.width, args.height, args.images)
@@ -126,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     k = [f, 0.0, args.width / 2 - 0.5, 0.0, f, args.height / 2 - 0.5, 0.0, 0.0, 1.0]
     try:
         deadline = time.monotonic() + 240
-        while node.count_subscribers(IMAGE_TOPIC) < 1 or node.count_publishers("/reconstruction") < 1 or "gsdf_inference" not in str(state["diag"]):
+        while (node.count_subscribers(IMAGE_TOPIC) < 1 or node.count_publishers("/reconstruction") < 1
+               or "gsdf_inference" not in str(state["diag"])):
             if time.monotonic() > deadline or graph.poll() is not None:
                 raise RuntimeError(f"the graph did not come up (log: {work / 'graph.log'})")
             rclpy.spin_once(node, timeout_sec=0.2)
@@ -140,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
             if now >= next_at:
                 stamp = node.get_clock().now().to_msg()
                 rgb = pictures[state["sent"] % len(pictures)]
-                image = Image(height=args.height, width=args.width, encoding="rgb8", step=3 * args.width, data=rgb.tobytes())
+                image = Image(height=args.height, width=args.width, encoding="rgb8", step=3 * args.width,
+                              data=rgb.tobytes())
                 image.header.stamp, image.header.frame_id = stamp, FRAME
                 info = CameraInfo(height=args.height, width=args.width, k=k, distortion_model="plumb_bob", d=[0.0] * 5)
                 info.header = image.header
@@ -166,10 +171,12 @@ def main(argv: list[str] | None = None) -> int:
                 os.killpg(graph.pid, signal.SIGKILL)
     input_hz = (state["sent"] - sent_at_start) / span
     tf_hz = len(state["tf"]) / span
-    drops = {name: {k: v for k, v in values.items() if k.startswith(("dropped", "rejected", "mesh"))} for name, values in state["diag"].items()}
+    drops = {name: {k: v for k, v in values.items() if k.startswith(("dropped", "rejected", "mesh"))}
+             for name, values in state["diag"].items()}
     summary = {
         "mesh_mode": args.mesh_mode, "mesh_resolution": args.mesh_resolution, "image": f"{args.width}x{args.height}",
-        "seconds": round(span, 1), "input_hz": round(input_hz, 2), "tf_hz": round(tf_hz, 2), "tf_over_input": round(tf_hz / input_hz, 3),
+        "seconds": round(span, 1), "input_hz": round(input_hz, 2), "tf_hz": round(tf_hz, 2),
+        "tf_over_input": round(tf_hz / input_hz, 3),
         "meshes_hz": round(state["meshes"] / span, 2), "mesh_results_hz": round(state["mesh_results"] / span, 2),
         "latency_ms_median": percentile(state["tf"], 50), "latency_ms_p90": percentile(state["tf"], 90),
         "diagnostics_drops": drops, "graph_log": str(work / "graph.log"),

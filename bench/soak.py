@@ -68,12 +68,19 @@ def fake_predictor(device: str, window_length: int) -> FakePredictor:
 
 # --- the graph's processes ------------------------------------------------------------------
 
-def start_graph(checkpoint: str, log: Any = subprocess.DEVNULL, image_topic: str = IMAGE_TOPIC, info_topic: str = INFO_TOPIC, pythonpath: list[Path] = ()) -> subprocess.Popen:
+def start_graph(
+    checkpoint: str,
+    log: Any = subprocess.DEVNULL,
+    image_topic: str = IMAGE_TOPIC,
+    info_topic: str = INFO_TOPIC,
+    pythonpath: list[Path] = (),
+) -> subprocess.Popen:
     """``gsdf-bringup`` for `checkpoint` in its own session, its output and its nodes' to `log`; the
     environment passes on unchanged (with `pythonpath` in front, for a module:factory predictor)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([*map(str, pythonpath), env.get("PYTHONPATH", "")])
-    command = [sys.executable, "-m", "gsdf_ros.nodes.bringup", "--image", image_topic, "--camera-info", info_topic, "--checkpoint", checkpoint]
+    command = [sys.executable, "-m", "gsdf_ros.nodes.bringup", "--image", image_topic, "--camera-info", info_topic,
+               "--checkpoint", checkpoint]
     return subprocess.Popen(command, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -123,7 +130,14 @@ def rss_mb(pid: int) -> float | None:
 class SyntheticCamera:
     """Publishes Image + CameraInfo with equal stamps at `rate_hz` from a timer of `node`."""
 
-    def __init__(self, node: Any, rate_hz: float, size: tuple[int, int] = (320, 240), image_topic: str = IMAGE_TOPIC, info_topic: str = INFO_TOPIC) -> None:
+    def __init__(
+        self,
+        node: Any,
+        rate_hz: float,
+        size: tuple[int, int] = (320, 240),
+        image_topic: str = IMAGE_TOPIC,
+        info_topic: str = INFO_TOPIC,
+    ) -> None:
         import numpy as np
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import CameraInfo, Image
@@ -142,7 +156,8 @@ class SyntheticCamera:
             pixels[height // 3: height // 3 + height // 4, x: x + width // 5] = (220, 180, 150)
             self._frames.append(numpy_to_image(pixels, "rgb8"))
         f = float(width)
-        self._info = CameraInfo(width=width, height=height, k=[f, 0.0, width / 2 - 0.5, 0.0, f, height / 2 - 0.5, 0.0, 0.0, 1.0])
+        k = [f, 0.0, width / 2 - 0.5, 0.0, f, height / 2 - 0.5, 0.0, 0.0, 1.0]
+        self._info = CameraInfo(width=width, height=height, k=k)
         self.sent = 0
         self._timer = node.create_timer(1.0 / rate_hz, self.publish)
 
@@ -206,7 +221,8 @@ class NodeMemory:
     def summary(self) -> dict[str, Any]:
         growth = None if self.baseline_mb is None or self.last_mb is None else round(self.last_mb - self.baseline_mb, 2)
         return {
-            "rss_baseline_mb": _round(self.baseline_mb), "rss_final_mb": _round(self.last_mb), "rss_peak_mb": round(self.peak_mb, 2),
+            "rss_baseline_mb": _round(self.baseline_mb), "rss_final_mb": _round(self.last_mb),
+            "rss_peak_mb": round(self.peak_mb, 2),
             "rss_growth_mb": growth, "restarts": max(0, len(self.pids) - 1), "alive": self.last_mb is not None,
         }
 
@@ -219,16 +235,20 @@ def _round(value: float | None) -> float | None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="soak", description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=60.0, help="seconds of publishing (1800 for a 30-minute soak)")
+    parser.add_argument("--duration", type=float, default=60.0,
+                        help="seconds of publishing (1800 for a 30-minute soak)")
     parser.add_argument("--report-every", type=float, default=10.0, help="seconds between progress lines")
     parser.add_argument("--rate-hz", type=float, default=30.0, help="camera rate")
     parser.add_argument("--size", default="320x240", help="synthetic image size WIDTHxHEIGHT")
-    parser.add_argument("--predictor", choices=("fake", "real"), default="fake", help="fake: a test double; real: --checkpoint")
+    parser.add_argument("--predictor", choices=("fake", "real"), default="fake",
+                        help="fake: a test double; real: --checkpoint")
     parser.add_argument("--checkpoint", default="", help="checkpoint file for --predictor real")
     parser.add_argument("--start-timeout", type=float, default=60.0, help="seconds to wait for the graph to answer")
-    parser.add_argument("--log", type=Path, default=None, help="file for the graph's output (default: a new file in /tmp)")
+    parser.add_argument("--log", type=Path, default=None,
+                        help="file for the graph's output (default: a new file in /tmp)")
     parser.add_argument("--kill-inference-at", type=float, default=None, metavar="S",
-                        help="SIGKILL the inference node S seconds into the run and report how long until results resume")
+                        help="SIGKILL the inference node S seconds into the run and report how long until "
+                             "results resume")
     return parser.parse_args(argv)
 
 
@@ -260,7 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if summary["ok"] else 1
 
 
-def _soak(args: argparse.Namespace, bringup: subprocess.Popen, domain_id: int, checkpoint: str, launched: float) -> dict[str, Any]:
+def _soak(
+    args: argparse.Namespace, bringup: subprocess.Popen, domain_id: int, checkpoint: str, launched: float
+) -> dict[str, Any]:
     import rclpy
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from tf2_msgs.msg import TFMessage
@@ -271,15 +293,19 @@ def _soak(args: argparse.Namespace, bringup: subprocess.Popen, domain_id: int, c
     node = rclpy.create_node("gsdf_soak")
     try:
         counts = Counts()
-        node.create_subscription(HandObjectReconstruction, "/reconstruction", counts.on_reconstruction, QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
-        node.create_subscription(TFMessage, "/tf", counts.on_tf, QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
+        reliable = ReliabilityPolicy.RELIABLE
+        node.create_subscription(HandObjectReconstruction, "/reconstruction", counts.on_reconstruction,
+                                 QoSProfile(depth=10, reliability=reliable))
+        node.create_subscription(TFMessage, "/tf", counts.on_tf, QoSProfile(depth=100, reliability=reliable))
         width, height = (int(v) for v in args.size.split("x"))
         camera = SyntheticCamera(node, args.rate_hz, (width, height))
         memory = {name: NodeMemory() for name in NODE_NAMES}
-        while counts.first_result_at is None and time.monotonic() - launched < args.start_timeout and bringup.poll() is None:
+        while (counts.first_result_at is None and time.monotonic() - launched < args.start_timeout
+               and bringup.poll() is None):
             rclpy.spin_once(node, timeout_sec=0.05)
         startup_s = time.monotonic() - launched
-        print(f"[soak] domain {domain_id}, predictor {checkpoint}: first reconstruction after {startup_s:.1f} s", flush=True)
+        print(f"[soak] domain {domain_id}, predictor {checkpoint}: first reconstruction after {startup_s:.1f} s",
+              flush=True)
         camera.sent, counts.reconstruction, counts.tf = 0, 0, 0  # rates count the measured run only
         _sample(memory, bringup.pid, baseline=True)
         t0 = last_report = time.monotonic()
@@ -294,18 +320,21 @@ def _soak(args: argparse.Namespace, bringup: subprocess.Popen, domain_id: int, c
                 current = (camera.sent, counts.reconstruction, counts.tf)
                 rates = [(c - p) / (now - last_report) for c, p in zip(current, last)]
                 rss = " ".join(f"{n}={m.last_mb or 0:.1f}MB" for n, m in memory.items())
-                print(f"[soak] t={now - t0:6.1f}s rates Hz: input={rates[0]:.1f} reconstruction={rates[1]:.1f} tf={rates[2]:.1f} | rss {rss}", flush=True)
+                print(f"[soak] t={now - t0:6.1f}s rates Hz: input={rates[0]:.1f} reconstruction={rates[1]:.1f} "
+                      f"tf={rates[2]:.1f} | rss {rss}", flush=True)
                 last, last_report = current, now
         elapsed = time.monotonic() - t0
         _sample(memory, bringup.pid, baseline=False)
         nodes = {name: m.summary() for name, m in memory.items()}
+        totals = {"input": camera.sent, "reconstruction": counts.reconstruction, "tf": counts.tf}
         if kill.pid is not None and nodes["gsdf_inference"]["restarts"] == 1 and nodes["gsdf_inference"]["alive"]:
             nodes["gsdf_inference"]["restarts"] = 0  # the deliberate kill, reported under "restart"
         return {
             **({"restart": kill.summary()} if args.kill_inference_at is not None else {}),
-            "duration_s": round(elapsed, 1), "domain_id": domain_id, "predictor": checkpoint, "startup_s": round(startup_s, 1),
-            "rates_hz": {k: round(v / elapsed, 2) for k, v in (("input", camera.sent), ("reconstruction", counts.reconstruction), ("tf", counts.tf))},
-            "counts": {"input": camera.sent, "reconstruction": counts.reconstruction, "tf": counts.tf},
+            "duration_s": round(elapsed, 1), "domain_id": domain_id, "predictor": checkpoint,
+            "startup_s": round(startup_s, 1),
+            "rates_hz": {k: round(v / elapsed, 2) for k, v in totals.items()},
+            "counts": totals,
             "nodes": nodes,
             "died": sorted(n for n, s in nodes.items() if s["restarts"] or not s["alive"]),
         }
@@ -338,7 +367,8 @@ class KillOnce:
             print(f"[soak] reconstructions resumed {self.resumed_after_s:.2f} s after the kill", flush=True)
 
     def summary(self) -> dict[str, Any]:
-        return {"killed_pid": self.pid, "resumed_after_s": None if self.resumed_after_s is None else round(self.resumed_after_s, 2)}
+        resumed = None if self.resumed_after_s is None else round(self.resumed_after_s, 2)
+        return {"killed_pid": self.pid, "resumed_after_s": resumed}
 
 
 def _sample(memory: dict[str, NodeMemory], bringup_pid: int, baseline: bool) -> None:
