@@ -30,7 +30,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"ROS_DOMAIN_ID={os.environ.get('ROS_DOMAIN_ID')} ROS_AUTOMATIC_DISCOVERY_RANGE={os.environ.get('ROS_AUTOMATIC_DISCOVERY_RANGE')}"
+    return (f"ROS_DOMAIN_ID={os.environ.get('ROS_DOMAIN_ID')} "
+            f"ROS_AUTOMATIC_DISCOVERY_RANGE={os.environ.get('ROS_AUTOMATIC_DISCOVERY_RANGE')}")
 
 
 def ros_missing() -> str | None:

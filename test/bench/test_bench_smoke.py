@@ -20,7 +20,8 @@ TIMEOUT_S = 240
 
 def run_quick(script: str) -> dict[str, Any]:
     """Run ``bench/<script> --quick`` and decode the JSON object it prints before its table."""
-    done = subprocess.run([sys.executable, str(BENCH / script), "--quick"], capture_output=True, text=True, timeout=TIMEOUT_S)
+    done = subprocess.run([sys.executable, str(BENCH / script), "--quick"], capture_output=True, text=True,
+                          timeout=TIMEOUT_S)
     assert done.returncode == 0, done.stderr[-2000:]
     report, end = json.JSONDecoder().raw_decode(done.stdout)
     assert "| " in done.stdout[end:], "a table follows the JSON"
@@ -61,7 +62,8 @@ def test_bench_ros_overhead_quick():
     report = run_quick("bench_ros_overhead.py")
     assert report["bench"] == "ros_overhead" and report["process_errors"] == {}
     latency = report["latency_ms"]
-    for path in ("image: graph (preprocess node)", "image: bare relay", "result: graph (outputs node)", "result: bare relay"):
+    for path in ("image: graph (preprocess node)", "image: bare relay",
+                 "result: graph (outputs node)", "result: bare relay"):
         assert latency[path]["n"] > 0 and positive(latency[path]["median"]), path
         assert positive(latency[path]["p90"]), path
     assert len(report["ratio_of_medians"]) == 4

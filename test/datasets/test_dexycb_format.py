@@ -238,8 +238,8 @@ def test_pca_pose_and_hand_poses_from_a_mano_pickle(tmp_path, two_sides):
 def test_left_hands_need_their_own_mano_model(tmp_path, two_sides, capsys):
     (tmp_path / "MANO_RIGHT.pkl").write_bytes(pickle.dumps(fake_mano_pca(), protocol=2))
     out = tmp_path / "layout"
-    code = main(["dexycb", "--root", str(tmp_path / "dex"), "--split", "s0", "--out", str(out), "--sides", "right", "left",
-                 "--mano-pkl", str(tmp_path / "MANO_RIGHT.pkl")])
+    code = main(["dexycb", "--root", str(tmp_path / "dex"), "--split", "s0", "--out", str(out),
+                 "--sides", "right", "left", "--mano-pkl", str(tmp_path / "MANO_RIGHT.pkl")])
     assert code != 0 and "--mano-pkl-left" in capsys.readouterr().err
     assert not (out / "train_s0.json").exists()
 

@@ -18,7 +18,8 @@ from gsdf_ros.synth.generate import SynthConfig, write_dataset
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("clips")
-    write_dataset(root, 1, seed=3, config=SynthConfig(size=96, clip_len=3, val_frac=0.0, test_frac=1.0, sdf_surface=200, sdf_uniform=50))
+    config = SynthConfig(size=96, clip_len=3, val_frac=0.0, test_frac=1.0, sdf_surface=200, sdf_uniform=50)
+    write_dataset(root, 1, seed=3, config=config)
     return root
 
 
@@ -31,13 +32,15 @@ def _live(root: Path, shift: float, stamp0: int = 10**18) -> list[LiveFrame]:
         hand, obj = (TriangleMesh(np.asarray(m.vertices) + move, np.asarray(m.faces)) for m in meshes)
         stamp = stamp0 + i * 100_000_000
         rec = Reconstruction(stamp, "cam", ann.hand_joints_3d + move, np.ones(21), ann.obj_center_3d + move,
-                             hand_mesh=hand, object_mesh=obj, mesh_stamp_ns=stamp, stage_ms={"backbone": 5.0, "sdf_grid": 20.0})
+                             hand_mesh=hand, object_mesh=obj, mesh_stamp_ns=stamp,
+                             stage_ms={"backbone": 5.0, "sdf_grid": 20.0})
         frames.append(LiveFrame(ann.file_name, rec, stamp + (i + 1) * 50_000_000))
     return frames
 
 
 def test_perfect_results_score_zero_and_the_report_is_complete(clips: Path, tmp_path: Path) -> None:
-    run = DemoRun(frames_sent=4, results=_live(clips, 0.0), seconds=2.0, checkpoint="ckpt.pt", source=f"synthho:{clips}:test")
+    run = DemoRun(frames_sent=4, results=_live(clips, 0.0), seconds=2.0, checkpoint="ckpt.pt",
+                  source=f"synthho:{clips}:test")
     report = write_report(run, clips, "test", tmp_path, n_points=3000)
     m = report["metrics"]
     assert m["E_h"]["mean"] == pytest.approx(0.0, abs=1e-9) and m["E_o"]["mean"] == pytest.approx(0.0, abs=1e-9)
@@ -67,7 +70,8 @@ def test_a_wrong_shape_scores_far_worse_than_sampling_noise(clips: Path, tmp_pat
     frames = _live(clips, 0.0)
     for f in frames:  # predict the object's surface as the hand
         f.result = Reconstruction(f.result.stamp_ns, "cam", f.result.hand_joints, f.result.joint_confidence,
-                                  f.result.object_center, hand_mesh=f.result.object_mesh, object_mesh=f.result.object_mesh)
+                                  f.result.object_center, hand_mesh=f.result.object_mesh,
+                                  object_mesh=f.result.object_mesh)
     report = write_report(DemoRun(3, frames, 1.0, "c", "s"), clips, "test", tmp_path, n_points=2000)
     assert report["metrics"]["CD_h"]["mean"] > 1.0
 

@@ -70,9 +70,9 @@ def crop_frame(stamp_ns: int, frame_id: str = FRAME, size: int = 16) -> Any:
 # --- strategies of bad content -------------------------------------------------------------
 
 sizes = st.tuples(st.integers(4, 40), st.integers(4, 40))
-unsupported_encodings = st.one_of(st.sampled_from(sorted(set(ENCODINGS) - COLOUR_ENCODINGS) + ["yuv422", "RGB8", "rgb16", ""]), st.text(max_size=12)).filter(
-    lambda e: e not in COLOUR_ENCODINGS
-)
+unsupported_encodings = st.one_of(
+    st.sampled_from(sorted(set(ENCODINGS) - COLOUR_ENCODINGS) + ["yuv422", "RGB8", "rgb16", ""]), st.text(max_size=12)
+).filter(lambda e: e not in COLOUR_ENCODINGS)
 
 
 @st.composite
@@ -87,7 +87,8 @@ def bad_intrinsics(draw: st.DrawFn, size: tuple[int, int] = (32, 24)) -> list[fl
     elif kind == "focal":
         k[draw(st.sampled_from([0, 4]))] = draw(st.floats(max_value=0.0, allow_nan=False))
     elif kind == "skew":
-        k[draw(st.sampled_from([1, 3]))] = draw(st.floats(allow_nan=False, allow_infinity=False).filter(lambda v: v != 0))
+        nonzero = st.floats(allow_nan=False, allow_infinity=False).filter(lambda v: v != 0)
+        k[draw(st.sampled_from([1, 3]))] = draw(nonzero)
     else:
         k[draw(st.integers(6, 8))] = draw(st.floats(min_value=2.0, max_value=1e6))
     return k

@@ -43,7 +43,8 @@ def test_bad_checkpoints_end_the_node_with_one_line_naming_the_file(tmp_path: Pa
     pytest.importorskip("rclpy", reason="rclpy is not installed: source env.sh (tools/setup.sh builds it)")
     cases = _bad_checkpoints(tmp_path)
     procs = {
-        name: subprocess.Popen([*_inference_command(), "--ros-args", "-p", f"checkpoint:={path}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+        name: subprocess.Popen([*_inference_command(), "--ros-args", "-p", f"checkpoint:={path}"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
         for name, (path, _) in cases.items()
     }
     for name, proc in procs.items():

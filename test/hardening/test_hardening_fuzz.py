@@ -24,7 +24,8 @@ from gsdf_ros.nodes.validation import CameraFacts, RejectReason, check_crop, che
 
 pytestmark = pytest.mark.ros
 EXAMPLES = 150
-IN_PROCESS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+IN_PROCESS = settings(max_examples=EXAMPLES, deadline=None,
+                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
 # --- pure functions ------------------------------------------------------------------------
@@ -34,7 +35,9 @@ IN_PROCESS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_chec
     height=st.integers(0, 40), width=st.integers(0, 40), step=st.integers(0, 200), bigendian=st.booleans(),
     encoding=st.one_of(st.sampled_from(sorted(ENCODINGS)), st.text(max_size=8)), data=st.binary(max_size=3000),
 )
-def test_image_decoding_returns_the_pixels_or_raises_value_error(height: int, width: int, step: int, bigendian: bool, encoding: str, data: bytes) -> None:
+def test_image_decoding_returns_the_pixels_or_raises_value_error(
+    height: int, width: int, step: int, bigendian: bool, encoding: str, data: bytes
+) -> None:
     image = Image(height=height, width=width, step=step, encoding=encoding, is_bigendian=int(bigendian), data=data)
     try:
         pixels = image_to_numpy(image)
@@ -68,10 +71,13 @@ def test_accepted_intrinsics_project_to_finite_pixels(k: list[float]) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    encoding=st.one_of(st.just("rgb8"), hm.unsupported_encodings), size=hm.sizes, info_size=hm.sizes, stamp=st.integers(-5, 5) | st.just(10 * hm.SEC),
+    encoding=st.one_of(st.just("rgb8"), hm.unsupported_encodings), size=hm.sizes, info_size=hm.sizes,
+    stamp=st.integers(-5, 5) | st.just(10 * hm.SEC),
     q=st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=4, max_size=4),
 )
-def test_check_crop_names_the_first_problem(encoding: str, size: tuple[int, int], info_size: tuple[int, int], stamp: int, q: list[float]) -> None:
+def test_check_crop_names_the_first_problem(
+    encoding: str, size: tuple[int, int], info_size: tuple[int, int], stamp: int, q: list[float]
+) -> None:
     camera = CameraFacts(info_size[0], info_size[1], hm.good_k(*info_size), stamp)
     reason = check_crop(encoding, size[0], size[1], camera, q)
     norm = math.sqrt(sum(v * v for v in q)) if all(math.isfinite(v) for v in q) else math.nan
@@ -144,7 +150,9 @@ def _feed(node: Any, batch: list[hm.FrameCase]) -> tuple[dict[str, int], list[An
 
 @IN_PROCESS
 @given(batch=hm.frame_batches(8))
-def test_preprocess_counts_every_bad_pair_by_reason_and_crops_the_rest(preprocess: Any, batch: list[hm.FrameCase]) -> None:
+def test_preprocess_counts_every_bad_pair_by_reason_and_crops_the_rest(
+    preprocess: Any, batch: list[hm.FrameCase]
+) -> None:
     added, crops = _feed(preprocess, batch)
     assert added == hm.reject_totals(batch), [(c.kind, c.rejects) for c in batch]
     expected_stamps = [hm.conv.stamp_to_ns(c.image.header.stamp) for c in batch if c.crop]
@@ -159,7 +167,9 @@ def test_preprocess_counts_every_bad_pair_by_reason_and_crops_the_rest(preproces
     focal=st.tuples(st.floats(min_value=1e-300, max_value=1e300), st.floats(min_value=1e-300, max_value=1e300)),
     centre=st.tuples(st.floats(-1e300, 1e300), st.floats(-1e300, 1e300)),
 )
-def test_preprocess_with_extreme_but_valid_intrinsics_crops_or_counts(preprocess: Any, focal: tuple[float, float], centre: tuple[float, float]) -> None:
+def test_preprocess_with_extreme_but_valid_intrinsics_crops_or_counts(
+    preprocess: Any, focal: tuple[float, float], centre: tuple[float, float]
+) -> None:
     size = (32, 24)
     k = [focal[0], 0.0, centre[0], 0.0, focal[1], centre[1], 0.0, 0.0, 1.0]
     case = hm.FrameCase("extreme", hm.rgb_image(hm.START_NS, size), hm.camera_info(hm.START_NS, size, k), (), crop=True)
@@ -214,7 +224,9 @@ def bad_crops(draw: st.DrawFn, stamp_ns: int, kind: str | None = None) -> tuple[
 
 @IN_PROCESS
 @given(data=st.data(), count=st.integers(1, 6))
-def test_inference_counts_every_bad_crop_by_reason_and_keeps_its_window(inference: Any, data: st.DataObject, count: int) -> None:
+def test_inference_counts_every_bad_crop_by_reason_and_keeps_its_window(
+    inference: Any, data: st.DataObject, count: int
+) -> None:
     inference._window.clear()
     before = inference._rejects.as_dict()
     expected: dict[str, int] = {}

@@ -25,16 +25,21 @@ RELIABLE = QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE)
 BATCH = 30
 GOOD_AFTER = 3
 SEND_GAP_S = 0.05
-ONE_BATCH = settings(max_examples=1, deadline=None, database=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+ONE_BATCH = settings(max_examples=1, deadline=None, database=None, phases=[Phase.generate],
+                     suppress_health_check=list(HealthCheck))
 
 
 def _connected(probe: Any, publishers: list[Any], output: str) -> bool:
-    return probe.spin_until(lambda: all(p.get_subscription_count() for p in publishers) and probe.count_publishers(output), 20)
+    return probe.spin_until(
+        lambda: all(p.get_subscription_count() for p in publishers) and probe.count_publishers(output), 20
+    )
 
 
 @ONE_BATCH
 @given(batch=hm.frame_batches(BATCH, every_kind=True))
-def test_preprocess_process_counts_a_batch_of_bad_pairs_and_still_crops(node_process, probe, batch: list[hm.FrameCase]) -> None:
+def test_preprocess_process_counts_a_batch_of_bad_pairs_and_still_crops(
+    node_process, probe, batch: list[hm.FrameCase]
+) -> None:
     proc = node_process(
         "preprocess_node", "-p", "crop_mode:=full", "-p", "crop_size:=16", "-p", "image_reliability:=reliable",
         "-p", "image_queue_depth:=100", "-p", "diagnostics_period_s:=0.3",
@@ -70,17 +75,22 @@ def test_preprocess_process_counts_a_batch_of_bad_pairs_and_still_crops(node_pro
         seen = {hm.conv.stamp_to_ns(c.header.stamp) for c in crops}
         return set(good_stamps) <= seen and sum(got.values()) >= sum(1 for c in batch if c.rejects)
 
-    assert probe.spin_until(settled, 15), (diag.rejects("gsdf_preprocess"), expected, len(crops), [(c.kind, c.rejects) for c in batch])
+    assert probe.spin_until(settled, 15), (
+        diag.rejects("gsdf_preprocess"), expected, len(crops), [(c.kind, c.rejects) for c in batch]
+    )
     assert proc.poll() is None, "the node died"
     assert set(diag.rejects("gsdf_preprocess")) <= provoked, (diag.rejects("gsdf_preprocess"), provoked)
     assert set(good_stamps) <= {hm.conv.stamp_to_ns(c.header.stamp) for c in crops}
     assert set(hm.conv.stamp_to_ns(c.header.stamp) for c in crops) <= set(want_crops), "a bad frame was cropped"
-    print(f"\npreprocess process: {len(cases)} pairs sent, {len(crops)} crops, rejects {diag.rejects('gsdf_preprocess')}, crashes 0")
+    print(f"\npreprocess process: {len(cases)} pairs sent, {len(crops)} crops, "
+          f"rejects {diag.rejects('gsdf_preprocess')}, crashes 0")
 
 
 @ONE_BATCH
 @given(data=st.data())
-def test_inference_process_counts_a_batch_of_bad_crops_and_still_answers(node_process, probe, data: st.DataObject) -> None:
+def test_inference_process_counts_a_batch_of_bad_crops_and_still_answers(
+    node_process, probe, data: st.DataObject
+) -> None:
     node = hm.start_inference(node_process, probe, "hardening_predictors:window_echo", "-p", "crop_queue_depth:=100")
     proc, pub, results, diag = node.process, node.crops, node.results, node.diagnostics
 
@@ -97,8 +107,11 @@ def test_inference_process_counts_a_batch_of_bad_crops_and_still_answers(node_pr
         pub.publish(hm.crop_frame(good_stamp))
         probe.spin_until(lambda: False, SEND_GAP_S)
     assert probe.spin_until(
-        lambda: results and hm.conv.stamp_to_ns(results[-1].header.stamp) == good[-1] and diag.rejects("gsdf_inference") == expected, 15
+        lambda: results and hm.conv.stamp_to_ns(results[-1].header.stamp) == good[-1]
+        and diag.rejects("gsdf_inference") == expected,
+        15,
     ), (diag.rejects("gsdf_inference"), expected, len(results))
     assert proc.poll() is None, "the node died"
     assert {hm.conv.stamp_to_ns(r.header.stamp) for r in results} <= set(good)
-    print(f"\ninference process: {sum(expected.values()) + GOOD_AFTER} crops sent, {len(results)} results, rejects {expected}, crashes 0")
+    print(f"\ninference process: {sum(expected.values()) + GOOD_AFTER} crops sent, {len(results)} results, "
+          f"rejects {expected}, crashes 0")

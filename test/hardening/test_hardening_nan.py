@@ -21,7 +21,8 @@ FRAMES = 12
 
 def _finite(msg: HandObjectReconstruction) -> bool:
     p = msg.object_pose.position
-    numbers = [v for j in msg.hand_joints for v in (j.x, j.y, j.z)] + [p.x, p.y, p.z, *msg.hand_joint_confidence, msg.object_confidence]
+    numbers = [v for j in msg.hand_joints for v in (j.x, j.y, j.z)]
+    numbers += [p.x, p.y, p.z, *msg.hand_joint_confidence, msg.object_confidence]
     return all(math.isfinite(v) for v in numbers)
 
 
@@ -36,7 +37,8 @@ def test_non_finite_results_are_counted_not_published(node_process, probe) -> No
     bad = [s for s in stamps if is_bad_frame(s)]
     assert len(bad) == FRAMES // 2
     received = lambda: int(diag.value("gsdf_inference", "crop received") or 0)  # noqa: E731
-    assert probe.spin_until(lambda: received() == FRAMES and diag.value("gsdf_inference", "poses published") == str(len(results)), 10), diag.latest
+    published = lambda: diag.value("gsdf_inference", "poses published") == str(len(results))  # noqa: E731
+    assert probe.spin_until(lambda: received() == FRAMES and published(), 10), diag.latest
 
     values = diag.latest["gsdf_inference"]
     got = [hm.conv.stamp_to_ns(r.header.stamp) for r in results]

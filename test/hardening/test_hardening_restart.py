@@ -48,7 +48,9 @@ def _whole(msg: HandObjectReconstruction) -> bool:
 def test_killed_inference_node_is_restarted_and_outputs_resume(probe, tmp_path: Path) -> None:
     soak = _soak_module()
     received: list[tuple[float, HandObjectReconstruction]] = []
-    probe.create_subscription(HandObjectReconstruction, "/reconstruction", lambda m: received.append((time.monotonic(), m)), QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE))
+    keep = lambda m: received.append((time.monotonic(), m))  # noqa: E731
+    probe.create_subscription(HandObjectReconstruction, "/reconstruction", keep,
+                              QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE))
     camera = soak.SyntheticCamera(probe, rate_hz=15.0)
     with open(tmp_path / "graph.log", "wb") as log:
         launcher = soak.start_graph("hardening_predictors:window_echo", log, pythonpath=[HERE])
@@ -58,13 +60,15 @@ def test_killed_inference_node_is_restarted_and_outputs_resume(probe, tmp_path: 
             os.kill(old_pid, signal.SIGKILL)
             killed_at = time.monotonic()
             resumed = lambda: any(t > killed_at for t, _ in received)  # noqa: E731
-            assert probe.spin_until(lambda: resumed() and received[-1][0] - killed_at > 0.5, 20), (tmp_path / "graph.log").read_text()
+            assert probe.spin_until(lambda: resumed() and received[-1][0] - killed_at > 0.5, 20), \
+                (tmp_path / "graph.log").read_text()
             restart_s = min(t for t, _ in received if t > killed_at) - killed_at
             new_pid = soak.node_pids(launcher.pid).get("gsdf_inference")
             assert launcher.poll() is None
         finally:
             assert soak.stop_graph(launcher) == 0
-    print(f"\ninference killed (pid {old_pid}); reconstructions resumed after {restart_s:.2f} s (new pid {new_pid}, {camera.sent} frames sent)")
+    print(f"\ninference killed (pid {old_pid}); reconstructions resumed after {restart_s:.2f} s "
+          f"(new pid {new_pid}, {camera.sent} frames sent)")
     assert new_pid not in (None, old_pid)
     assert restart_s < RESUME_WITHIN_S
     assert all(_whole(m) for _, m in received), "a partial reconstruction was published"

@@ -17,7 +17,8 @@ SOAK = Path(__file__).resolve().parents[2] / "bench" / "soak.py"
 def test_short_soak_reports_rates_and_memory(tmp_path: Path) -> None:
     pytest.importorskip("rclpy", reason="rclpy is not installed: source env.sh (tools/setup.sh builds it)")
     run = subprocess.run(
-        [sys.executable, str(SOAK), "--duration", "10", "--report-every", "3", "--predictor", "fake", "--log", str(tmp_path / "graph.log")],
+        [sys.executable, str(SOAK), "--duration", "10", "--report-every", "3", "--predictor", "fake",
+         "--log", str(tmp_path / "graph.log")],
         capture_output=True, text=True, timeout=90,
     )
     lines = run.stdout.strip().splitlines()

@@ -141,7 +141,8 @@ def test_evaluate_reconstruction_aligns_the_object_with_the_hand_transform():
     pred_joints = gt_joints + [0.0, 0.01, 0.0]
     kwargs = dict(n_points=N, seed=0)
     aligned = metrics.evaluate_reconstruction(
-        pred_hand, pred_obj, hand, obj, pred_joints, gt_joints, np.array([0.0, 0.0, 0.52]), np.array([0.0, 0.0, 0.5]), **kwargs
+        pred_hand, pred_obj, hand, obj, pred_joints, gt_joints, np.array([0.0, 0.0, 0.52]), np.array([0.0, 0.0, 0.5]),
+        **kwargs,
     )
     raw = metrics.evaluate_reconstruction(
         pred_hand, pred_obj, hand, obj, pred_joints, gt_joints, None, np.zeros(3), align=False, **kwargs
@@ -159,7 +160,9 @@ def test_evaluate_reconstruction_aligns_the_object_with_the_hand_transform():
 def test_evaluate_reconstruction_survives_missing_meshes():
     hand, obj = _scene()
     joints = np.zeros((21, 3))
-    no_obj = metrics.evaluate_reconstruction(hand, trimesh.Trimesh(), hand, obj, joints, joints, None, np.zeros(3), n_points=N)
+    no_obj = metrics.evaluate_reconstruction(
+        hand, trimesh.Trimesh(), hand, obj, joints, joints, None, np.zeros(3), n_points=N
+    )
     assert no_obj["object_missing"] and not no_obj["hand_missing"]
     assert no_obj["CD_h"] < 0.06 and math.isnan(no_obj["CD_o"]) and math.isnan(no_obj["FS_o@5"])
     no_hand = metrics.evaluate_reconstruction(None, obj, hand, obj, joints, joints, None, np.zeros(3), n_points=N)

@@ -19,7 +19,8 @@ K = torch.tensor([[[480.0, 0.0, 128.0], [0.0, 470.0, 121.0], [0.0, 0.0, 1.0]]])
 
 
 def gaussian_volume(center_xyz: tuple[float, float, float], size: int, sigma: float = 1.0) -> torch.Tensor:
-    """Log-density of a sharp isotropic Gaussian (sigma of one voxel keeps sampling bias < 1e-8) centred at (x, y, z) voxel coordinates, shaped (1,1,D,H,W)."""
+    """Log-density of a sharp isotropic Gaussian (sigma of one voxel keeps sampling bias < 1e-8) centred
+    at (x, y, z) voxel coordinates, shaped (1,1,D,H,W)."""
     r = torch.arange(size, dtype=torch.float64)
     z, y, x = torch.meshgrid(r, r, r, indexing="ij")
     cx, cy, cz = center_xyz

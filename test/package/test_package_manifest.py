@@ -84,7 +84,8 @@ def test_every_third_party_import_is_declared() -> None:
 
 def test_import_scan_sees_nested_and_from_imports(tmp_path: Path) -> None:
     src = tmp_path / "m.py"
-    src.write_text("import os\nimport numpy.linalg as la\nfrom scipy import spatial\nfrom . import sibling\n\ndef f():\n    import torch\n")
+    src.write_text("import os\nimport numpy.linalg as la\nfrom scipy import spatial\nfrom . import sibling\n\n"
+                   "def f():\n    import torch\n")
     assert top_level_imports(src) == {"os", "numpy", "scipy", "torch"}
 
 

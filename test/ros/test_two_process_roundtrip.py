@@ -27,7 +27,8 @@ def test_comparison_reports_each_changed_field() -> None:
     ]
     tf = selfcheck.expected_tf()
     tf.transforms[2].child_frame_id = "x"
-    assert selfcheck.differences(tf, selfcheck.expected_tf()) == [".transforms[2].child_frame_id: 'x' != 'gsdf_hand_index_tip'"]
+    differences = selfcheck.differences(tf, selfcheck.expected_tf())
+    assert differences == [".transforms[2].child_frame_id: 'x' != 'gsdf_hand_index_tip'"]
 
 
 @pytest.mark.ros

@@ -48,7 +48,8 @@ def test_same_seed_same_bytes_and_workers_do_not_matter(tmp_path):
     args = ["--num", "3", "--seed", "5", "--clip-len", "2", "--val-frac", "0.3", "--test-frac", "0.3"] + ARGS
     assert main(["--out", str(tmp_path / "a"), "--workers", "1"] + args) == 0
     assert main(["--out", str(tmp_path / "b"), "--workers", "1"] + args) == 0
-    assert main(["--out", str(tmp_path / "c"), "--workers", "2", "--contact-sheet", str(tmp_path / "s.png")] + args) == 0
+    sheet = str(tmp_path / "s.png")
+    assert main(["--out", str(tmp_path / "c"), "--workers", "2", "--contact-sheet", sheet] + args) == 0
     a, b, c = (_files(tmp_path / k) for k in "abc")
     assert len(a) > 30 and a == b == c
     sheet = _read(tmp_path, "s.png")

@@ -76,13 +76,15 @@ def test_export_keeps_weights_and_record_but_drops_optimiser_state(tmp_path):
     optimizer = torch.optim.Adam(model.parameters(), 1e-3)
     model(torch.zeros(1, 3, cfg.image_size, cfg.image_size), torch.eye(3)[None] * 100).joints.sum().backward()
     optimizer.step()
-    src = save_checkpoint(tmp_path / "train.pt", Checkpoint(cfg.to_dict(), "pose", model.state_dict(), epoch=3, seed=7,
-                                                            data_fingerprint="abc", optimizer_state=optimizer.state_dict()))
+    checkpoint = Checkpoint(cfg.to_dict(), "pose", model.state_dict(), epoch=3, seed=7,
+                            data_fingerprint="abc", optimizer_state=optimizer.state_dict())
+    src = save_checkpoint(tmp_path / "train.pt", checkpoint)
     dst = export_for_inference(src, tmp_path / "ship.pt")
     shipped = load_checkpoint(dst)
     assert shipped.optimizer_state is None and (shipped.epoch, shipped.seed, shipped.data_fingerprint) == (3, 7, "abc")
     assert dst.stat().st_size < 0.5 * src.stat().st_size
-    image, k = torch.rand(1, 3, cfg.image_size, cfg.image_size), torch.tensor([[[150.0, 0, 64], [0, 150.0, 64], [0, 0, 1]]])
+    image = torch.rand(1, 3, cfg.image_size, cfg.image_size)
+    k = torch.tensor([[[150.0, 0, 64], [0, 150.0, 64], [0, 0, 1]]])
     with torch.no_grad():
         a = load_checkpoint_model(src)[0](image, k).joints
         b = load_checkpoint_model(dst)[0](image, k).joints

@@ -23,7 +23,8 @@ def test_predict_returns_a_finite_reconstruction(sdf_run, analytic_data):
     window = [_crop(analytic_data[0], 10), _crop(analytic_data[1], 20)]
     result = predictor.predict(window)
     assert result.stamp_ns == 20 and result.frame_id == "camera_optical" and result.is_finite()
-    assert result.hand_joints.shape == (21, 3) and np.all((result.joint_confidence >= 0) & (result.joint_confidence <= 1))
+    confidence = result.joint_confidence
+    assert result.hand_joints.shape == (21, 3) and np.all((confidence >= 0) & (confidence <= 1))
     assert set(result.stage_ms) == set(TIMED_STAGES) and all(v >= 0 for v in result.stage_ms.values())
     assert result.hand_mesh is not None and result.mesh_stamp_ns == 20
     assert 0.2 < result.hand_mesh.vertices[:, 2].mean() < 1.5  # in front of the camera, metres

@@ -34,11 +34,12 @@ def test_logs_and_checkpoints_are_written(sdf_run):
 
 
 def test_resume_continues_exactly(tmp_path, analytic_data, make_config):
-    overrides = dict(epochs=4, lr=3e-4, milestones=(2,), model_overrides={**make_config(tmp_path, "sdf").model_overrides,
-                                                                         "decoder": {"dropout": 0.2}})
+    model_overrides = {**make_config(tmp_path, "sdf").model_overrides, "decoder": {"dropout": 0.2}}
+    overrides = dict(epochs=4, lr=3e-4, milestones=(2,), model_overrides=model_overrides)
     full = train(make_config(tmp_path / "full", "sdf", **overrides), dataset=analytic_data)
     first = train(make_config(tmp_path / "split", "sdf", **{**overrides, "epochs": 2}), dataset=analytic_data)
-    rest = train(make_config(tmp_path / "split", "sdf", **overrides), dataset=analytic_data, resume=first.last_checkpoint)
+    rest = train(make_config(tmp_path / "split", "sdf", **overrides), dataset=analytic_data,
+                 resume=first.last_checkpoint)
     assert [r["step"] for r in rest.history] == [3, 4]
     assert [r["loss"] for r in first.history + rest.history] == [r["loss"] for r in full.history]
     assert rest.history[-1]["lr"] == pytest.approx(1.5e-4)

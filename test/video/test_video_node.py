@@ -35,7 +35,8 @@ SEC = 1_000_000_000
 def _crop(stamp_ns: int, seed: int) -> CropFrame:
     crop = virtual_crop(Intrinsics(500.0, 500.0, 319.5, 239.5, 640, 480), (200.0, 100.0, 200.0), 64)
     pixels = np.random.default_rng(seed).integers(0, 255, (64, 64, 3), dtype=np.uint8)
-    return conv.make_crop_frame(Header(stamp=conv.ns_to_stamp(stamp_ns), frame_id="camera"), pixels, crop, (640, 480), 0)
+    header = Header(stamp=conv.ns_to_stamp(stamp_ns), frame_id="camera")
+    return conv.make_crop_frame(header, pixels, crop, (640, 480), 0)
 
 
 def _no_surface(net: torch.nn.Module) -> None:
