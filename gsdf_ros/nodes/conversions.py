@@ -80,7 +80,9 @@ def msg_to_mesh(msg: Mesh) -> TriangleMesh | None:
 # --- Reconstruction <-> HandObjectReconstruction -------------------------------------------
 
 def parts_of(rec: Reconstruction) -> int:
-    """The PART_* bits a reconstruction carries."""
+    """The PART_* bits a reconstruction carries (none for "no hand")."""
+    if not rec.hand_present:
+        return 0
     parts = HandObjectReconstruction.PART_HAND_JOINTS | HandObjectReconstruction.PART_OBJECT_POSE
     if rec.hand_mesh is not None:
         parts |= HandObjectReconstruction.PART_HAND_MESH
@@ -138,7 +140,15 @@ def reconstruction_to_msg(rec: Reconstruction, sequence: int = 0) -> HandObjectR
     """The message of a result (meshes included when it carries them); `sequence`: the topic's counter."""
     msg = HandObjectReconstruction()
     msg.header = Header(stamp=ns_to_stamp(rec.stamp_ns), frame_id=rec.frame_id)
+    msg.hand_score = float(rec.hand_score)
+    msg.crop_box_x, msg.crop_box_y, msg.crop_box_size = (float(v) for v in rec.crop_box or (0.0, 0.0, 0.0))
+    msg.window_length = int(rec.window_length)
+    msg.stage_names = list(rec.stage_ms)
+    msg.stage_latency_ms = array.array("f", [float(v) for v in rec.stage_ms.values()])
+    msg.sequence = int(sequence)
     msg.parts = parts_of(rec)
+    if not rec.hand_present:
+        return msg  # "no hand": no joints, object pose or meshes
     msg.hand_joints = to_points(rec.hand_joints)
     msg.hand_joint_confidence = array.array("f", np.asarray(rec.joint_confidence, dtype=np.float32).tolist())
     msg.object_pose = object_pose_of(rec)
@@ -152,10 +162,6 @@ def reconstruction_to_msg(rec: Reconstruction, sequence: int = 0) -> HandObjectR
     has_mesh = rec.hand_mesh is not None or rec.object_mesh is not None
     mesh_ns = (rec.stamp_ns if rec.mesh_stamp_ns is None else rec.mesh_stamp_ns) if has_mesh else 0
     msg.mesh_stamp = ns_to_stamp(mesh_ns)
-    msg.window_length = int(rec.window_length)
-    msg.stage_names = list(rec.stage_ms)
-    msg.stage_latency_ms = array.array("f", [float(v) for v in rec.stage_ms.values()])
-    msg.sequence = int(sequence)
     return msg
 
 
@@ -193,7 +199,16 @@ def msg_to_reconstruction(msg: HandObjectReconstruction, with_meshes: bool = Tru
         mesh_stamp_ns=mesh_ns or None,
         window_length=max(1, int(msg.window_length)),
         stage_ms={str(n): float(v) for n, v in zip(msg.stage_names, msg.stage_latency_ms)},
+        hand_score=float(msg.hand_score),
+        crop_box=crop_box_of(msg),
     )
+
+
+def crop_box_of(msg: HandObjectReconstruction) -> tuple[float, float, float] | None:
+    """The (x0, y0, side) crop box of a result message, None when it has none (side 0)."""
+    if not msg.crop_box_size > 0:
+        return None
+    return (float(msg.crop_box_x), float(msg.crop_box_y), float(msg.crop_box_size))
 
 
 # --- TF and pose ---------------------------------------------------------------------------
@@ -295,7 +310,7 @@ def delete_all_marker() -> Marker:
 # --- CropFrame <-> CropSample --------------------------------------------------------------
 
 def crop_frame_to_sample(msg: Any) -> Any:
-    """The CropSample of a ``gsdf/CropFrame`` (the crop image must be rgb8)."""
+    """The CropSample of a ``gsdf/CropFrame`` (the crop image must be rgb8; a whole frame stays whole)."""
     from transforms3d.quaternions import quat2mat
 
     from gsdf_ros.nodes.image_conversion import image_to_numpy
@@ -311,29 +326,43 @@ def crop_frame_to_sample(msg: Any) -> Any:
         k=np.asarray(msg.camera_info.k, dtype=np.float64).reshape(3, 3),
         rotation=quat2mat([q.w, q.x, q.y, q.z]),
         box=(float(msg.box_x), float(msg.box_y), float(msg.box_size)),
+        whole_frame=bool(msg.whole_frame),
     )
 
 
 def make_crop_frame(header: Header, rgb: np.ndarray, crop: Any, source_size: tuple[int, int], sequence: int) -> Any:
     """A ``gsdf/CropFrame`` from an RGB crop and its :class:`~gsdf_ros.geometry.VirtualCrop`."""
+    return _frame_message(header, rgb, crop.intrinsics.matrix(), crop.rotation, crop.box, source_size, sequence, False)
+
+
+def make_whole_frame(header: Header, rgb: np.ndarray, k: np.ndarray, box: tuple[float, float, float],
+                     sequence: int) -> Any:
+    """A ``gsdf/CropFrame`` carrying the whole RGB camera frame (``whole_frame`` true, crop_mode detect):
+    the camera's own K (3x3), identity rotation, `box` the square that covers the image."""
+    size = (int(rgb.shape[1]), int(rgb.shape[0]))
+    return _frame_message(header, rgb, np.asarray(k, dtype=np.float64), np.eye(3), box, size, sequence, True)
+
+
+def _frame_message(header: Header, rgb: np.ndarray, k: np.ndarray, rotation: np.ndarray, box: Iterable[float],
+                   source_size: tuple[int, int], sequence: int, whole_frame: bool) -> Any:
+    """The ``gsdf/CropFrame`` of an RGB image with its camera K, virtual rotation and box."""
     from transforms3d.quaternions import mat2quat
 
     from gsdf.msg import CropFrame
     from gsdf_ros.nodes.image_conversion import numpy_to_image
 
-    msg = CropFrame(header=header, sequence=int(sequence))
+    msg = CropFrame(header=header, sequence=int(sequence), whole_frame=bool(whole_frame))
     msg.image = numpy_to_image(rgb, "rgb8", header=header)
-    k = crop.intrinsics.matrix()
     info = msg.camera_info
     info.header = header
-    info.width = info.height = int(crop.size)
+    info.width, info.height = int(rgb.shape[1]), int(rgb.shape[0])
     info.distortion_model = "plumb_bob"
     info.d = [0.0] * 5
     info.k = k.reshape(-1).tolist()
     info.r = np.eye(3).reshape(-1).tolist()
     info.p = np.concatenate([k, np.zeros((3, 1))], axis=1).reshape(-1).tolist()
-    w, x, y, z = mat2quat(np.asarray(crop.rotation, dtype=np.float64))
+    w, x, y, z = mat2quat(np.asarray(rotation, dtype=np.float64))
     msg.virtual_rotation = _quaternion([x, y, z, w] if w >= 0 else [-x, -y, -z, -w])
-    msg.box_x, msg.box_y, msg.box_size = (float(v) for v in crop.box)
+    msg.box_x, msg.box_y, msg.box_size = (float(v) for v in box)
     msg.source_width, msg.source_height = (int(v) for v in source_size)
     return msg

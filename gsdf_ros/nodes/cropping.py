@@ -1,4 +1,5 @@
-"""Where to crop: the full frame, a fixed region, or a box around the last reconstructed hand."""
+"""Where to crop: the full frame, a fixed region, or a box around the last reconstructed hand; or not
+here at all (``detect``: the whole frame goes to the inference node, which finds the hand)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import numpy as np
 from gsdf_ros.geometry import Intrinsics, square_box_around
 from gsdf_ros.geometry.virtual_camera import Box
 
-LIVE_CROP_MODES = ("full", "roi", "tracked")
+DETECT_MODE = "detect"
+LIVE_CROP_MODES = (DETECT_MODE, "full", "roi", "tracked")
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,8 @@ def choose_box(
     pad_px: float,
     enlarge: float,
 ) -> tuple[Box, str]:
-    """The crop box for `mode` and the mode it really used ('full' when roi/tracked are unusable)."""
+    """The crop box for `mode` and the mode it really used ('full' when roi/tracked are unusable;
+    ``detect`` crops in the inference node, so here it is the full-frame box)."""
     if mode not in LIVE_CROP_MODES:
         raise ValueError(f"crop_mode must be one of {', '.join(LIVE_CROP_MODES)}, got {mode!r}")
     box = None

@@ -11,6 +11,14 @@ message never carries a mesh; it carries the newest object orientation the mesh 
 
 Results are stamped with the newest crop's stamp and frame; results with NaN/Inf are never
 published. Crops lost between preprocess and this node are counted from the crops' sequence.
+
+Whole frames (``crop_mode`` detect: ``CropFrame.whole_frame``) are cropped here, by the pose worker:
+a :class:`~gsdf_ros.hand_finder.HandFinder` runs the hand detector when its tracker asks for one
+(no track, every ``redetect_every`` frames, joints that left the crop) and otherwise crops around
+the previous frame's projected joints. Below ``hand_score_threshold`` the frame's answer is "no
+hand": a result without parts, no model run, and the waiting mesh hand-off is dropped. Without a
+detector checkpoint the model's own whole-image look stands in for the detector (a WARN, once).
+The window of a video model then holds the crops of the frames the pose worker processed.
 """
 
 from __future__ import annotations
@@ -24,10 +32,13 @@ from typing import Any
 from rclpy.node import Node
 
 from gsdf.msg import CropFrame, HandObjectReconstruction
+from gsdf_ros.detect.tracker import TrackerConfig
 from gsdf_ros.errors import CheckpointError
+from gsdf_ros.hand_finder import HandFinder, load_detect_fn, look_detector
 from gsdf_ros.nodes import diagnostics, graph, params, runtime
 from gsdf_ros.nodes.conversions import crop_frame_to_sample, reconstruction_to_msg, stamp_to_ns
 from gsdf_ros.nodes.flow import LatestSlot, RateLimiter, SequenceGaps, StampWindow
+from gsdf_ros.nodes.pairing import stamp_order_reason
 from gsdf_ros.nodes.validation import CameraFacts, RejectCounter, RejectReason, check_crop
 from gsdf_ros.predictor import Predictor, TwoRatePredictor, load_predictor
 from gsdf_ros.result import CropSample, Reconstruction
@@ -36,6 +47,8 @@ NODE_NAME = "gsdf_inference"
 MODEL_LOAD_EXIT_CODE = 2
 """Exit code when the checkpoint is missing, unreadable or does not fit the model, or the device is not there."""
 MESH_TOPIC = "reconstruction/meshes"
+DEFAULT_DETECTOR = "models/hand_detector.pt"
+"""The hand detector checkpoint shipped with the package (used by crop_mode detect when present)."""
 
 PARAMETERS = (
     params.ParamSpec("checkpoint", "", "model checkpoint file, or module:factory returning a Predictor (empty: the shipped tiny SynthHO model)", read_only=True),
@@ -48,6 +61,16 @@ PARAMETERS = (
     params.ParamSpec("mesh_nice", 5, "the mesh worker thread runs this much nicer than the pose worker (Linux, per thread), so poses win the CPU", read_only=True, min_value=0, max_value=19),
     params.ParamSpec("orientation_max_age_s", 1.0, "pose messages carry the object orientation of a mesh at most this old", min_value=0.0, max_value=60.0),
     params.ParamSpec("crop_queue_depth", 5, "QoS depth of the crop subscription", read_only=True, min_value=1, max_value=100),
+    params.ParamSpec("detector", "", "hand detector checkpoint for crop_mode detect (empty: the package's "
+                     f"{DEFAULT_DETECTOR} when present, else the model's own whole-image look; none: that look; "
+                     "or module:factory)", read_only=True),
+    params.ParamSpec("hand_score_threshold", 0.5, "crop_mode detect: a hand score below this is 'no hand' (no TF, "
+                     "object pose or meshes for the frame)", min_value=0.0, max_value=1.0),
+    params.ParamSpec("redetect_every", 5, "crop_mode detect: run the hand detector at least every n-th frame (between "
+                     "detections the crop follows the tracked joints)", read_only=True, min_value=1, max_value=1000),
+    params.CROP_SIZE,
+    params.ParamSpec("torch_threads", 0, "torch CPU threads of this process (0: torch's default)", read_only=True,
+                     min_value=0, max_value=256),
     params.ParamSpec("busy_drop_warn_ratio", 0.8, "diagnostics warn when more than this fraction of recent crops was dropped because the model was busy", min_value=0.0, max_value=1.0),
     params.TIME_JUMP_BACK,
     params.INPUT_STALE,
@@ -55,6 +78,18 @@ PARAMETERS = (
     params.DROP_WARN,
 )
 DROP_PLACES = ("busy (pose)", "lost in transport (crop)", "rejected")
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameFacts:
+    """What the node knows of a frame besides the model's output: its hand score and crop box."""
+
+    hand_score: float
+    crop_box: tuple[float, float, float]
+
+    def fields(self) -> dict[str, Any]:
+        """The :class:`Reconstruction` fields these facts set."""
+        return {"hand_score": self.hand_score, "crop_box": self.crop_box}
 
 
 @dataclasses.dataclass
@@ -73,9 +108,16 @@ class InferenceNode(Node):
         mesh_options = {"mesh": p["mesh_mode"], "mesh_resolution": int(p["mesh_resolution"]), "mesh_every": 1}
         spec = p["checkpoint"] or str(graph.package_file(graph.DEFAULT_CHECKPOINT))
         check_device(str(p["device"]))
+        set_torch_threads(int(p["torch_threads"]))
         self._predictor: Predictor = load_node_predictor(spec, p["device"], int(p["window_length"]), mesh_options)
+        self._finder, self._finder_kind = make_finder(self._predictor, str(p["detector"]), int(p["crop_size"]),
+                                                      float(p["hand_score_threshold"]), int(p["redetect_every"]))
+        self._finder_warned = False
+        self._last_whole: CropSample | None = None
+        self._jump_back_ns = int(p["time_jump_back_s"] * 1e9)
         length = int(self._predictor.window_length)  # the requested window, or the model's own when 0
-        self._window: StampWindow[CropSample] = StampWindow(length, int(p["time_jump_back_s"] * 1e9))
+        self._window: StampWindow[CropSample] = StampWindow(length, self._jump_back_ns)
+        self._crop_window: StampWindow[CropSample] = StampWindow(length, self._jump_back_ns)  # crops cut here
         self._two_rate = isinstance(self._predictor, TwoRatePredictor)
         self.get_logger().info(
             f"warming up the predictor (window of {length} frames on {p['device']}; "
@@ -91,7 +133,9 @@ class InferenceNode(Node):
         self._mesh_latency = diagnostics.LatencyStats()
         self._drops = diagnostics.DropMeter(DROP_PLACES)
         self._crop_gaps = SequenceGaps()
-        self._counts = {"poses published": 0, "meshes published": 0, "mesh frames superseded": 0}
+        self._counts = {"poses published": 0, "meshes published": 0, "mesh frames superseded": 0,
+                        "frames without a hand": 0, "meshes withheld (hand gone)": 0}
+        self._no_hand_stamp_ns: int | None = None
         self._mesh_every = int(p["mesh_every"])
         self._mesh_nice = int(p["mesh_nice"])
         self._poses_done = 0
@@ -156,6 +200,12 @@ class InferenceNode(Node):
                 self._reject(RejectReason.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}")
 
     def _pose_and_publish(self, window: list[CropSample]) -> None:
+        hand_score, tracked = 1.0, window[-1].whole_frame
+        if tracked:
+            found = self._find_hand(window[-1])
+            if found is None:
+                return
+            window, hand_score = found
         newest = window[-1]
         t0 = time.monotonic()
         if self._two_rate:
@@ -163,8 +213,12 @@ class InferenceNode(Node):
         else:
             result, job = self._predictor.predict(window), None
         elapsed_ms = (time.monotonic() - t0) * 1e3
-        result = dataclasses.replace(result, stamp_ns=newest.stamp_ns, frame_id=newest.frame_id, window_length=len(window),
-                                     stage_ms={**result.stage_ms, "predict": elapsed_ms})
+        if tracked:
+            self._finder.follow(result.hand_joints)  # the next frame's crop (non-finite joints ask for a detection)
+        facts = FrameFacts(hand_score, newest.box)
+        result = dataclasses.replace(result, stamp_ns=newest.stamp_ns, frame_id=newest.frame_id,
+                                     window_length=len(window), stage_ms={**result.stage_ms, "predict": elapsed_ms},
+                                     **facts.fields())
         if not result.is_finite():
             self._reject(RejectReason.NON_FINITE, "the predictor returned NaN or Inf: result not published")
             return
@@ -174,8 +228,43 @@ class InferenceNode(Node):
         self._latency.add(elapsed_ms)
         self._counts["poses published"] += 1
         self._poses_done += 1
-        if job is not None and (self._poses_done - 1) % self._mesh_every == 0 and self._mesh_slot.put(job):
+        if job is not None and (self._poses_done - 1) % self._mesh_every == 0 and self._mesh_slot.put((job, facts)):
             self._counts["mesh frames superseded"] += 1
+
+    # --- finding the hand in whole frames (crop_mode detect) -----------------------------------
+    def _find_hand(self, frame: CropSample) -> tuple[list[CropSample], float] | None:
+        """The crop window and hand score of a whole frame; None when there is no hand (answered
+        here) or no way to find one (counted)."""
+        if self._finder is None:
+            self._reject(RejectReason.PROCESSING_ERROR, "a whole frame came (crop_mode detect) but there is no hand "
+                         "detector and the model has no whole-image look: set 'detector' or use another crop_mode")
+            return None
+        if not self._finder_warned:
+            self._finder_warned = True
+            if self._finder_kind != "detector":
+                self.get_logger().warning(f"crop_mode detect without a hand detector checkpoint: {self._finder_kind} "
+                                          "finds the hand; detection quality is reduced")
+        previous, self._last_whole = self._last_whole, frame
+        if previous is not None and (previous.frame_id != frame.frame_id or stamp_order_reason(
+                previous.stamp_ns, frame.stamp_ns, self._jump_back_ns) is RejectReason.TIME_JUMP_BACK):
+            self._finder.reset()  # another camera, or time jumped back: the track is not this stream's
+        self._finder.set_threshold(float(self.get_parameter("hand_score_threshold").value))
+        found = self._finder.find(frame)
+        if found.sample is None:
+            self._publish_no_hand(frame, found.score)
+            return None
+        self._crop_window.add(found.sample)
+        return self._crop_window.snapshot(), found.score
+
+    def _publish_no_hand(self, frame: CropSample, score: float) -> None:
+        """Answer "no hand" for a frame: a result without parts; meshes of earlier frames are not sent."""
+        self._crop_window.clear()
+        self._no_hand_stamp_ns = frame.stamp_ns
+        if self._mesh_slot.take(timeout_s=0.0) is not None:
+            self._counts["meshes withheld (hand gone)"] += 1
+        self._publish(self._publisher, "pose", Reconstruction.no_hand(frame.stamp_ns, frame.frame_id, score))
+        self._counts["frames without a hand"] += 1
+        self._counts["poses published"] += 1
 
     def _pose_only(self, result: Reconstruction) -> Reconstruction:
         """`result` without meshes, with the newest estimated object orientation when recent enough."""
@@ -197,15 +286,20 @@ class InferenceNode(Node):
             self._mesh_limit.rate_hz = float(self.get_parameter("mesh_rate_hz").value) or float("inf")
             while not self._mesh_limit.ready() and not self._stop.is_set():
                 time.sleep(0.01)
-            job = self._mesh_slot.take(timeout_s=0.5)
-            if job is not None:
+            handoff = self._mesh_slot.take(timeout_s=0.5)
+            if handoff is not None:
                 self._mesh_limit.done()
-                self._guarded(self._mesh_and_publish, job)
+                self._guarded(self._mesh_and_publish, handoff)
 
-    def _mesh_and_publish(self, job: Any) -> None:
+    def _mesh_and_publish(self, handoff: tuple[Any, FrameFacts]) -> None:
+        job, facts = handoff
         t0 = time.monotonic()
-        result = self._predictor.predict_meshes(job)
+        result = dataclasses.replace(self._predictor.predict_meshes(job), **facts.fields())
         elapsed_ms = (time.monotonic() - t0) * 1e3
+        gone = self._no_hand_stamp_ns
+        if gone is not None and result.stamp_ns <= gone:
+            self._counts["meshes withheld (hand gone)"] += 1  # a later frame said "no hand"
+            return
         if not result.is_finite():
             self._reject(RejectReason.NON_FINITE, "the mesh path returned NaN or Inf: meshes not published")
             return
@@ -231,6 +325,11 @@ class InferenceNode(Node):
     def _report(self) -> diagnostics.Report:
         report = diagnostics.input_report(self._rate, float(self.get_parameter("input_stale_s").value), "crop")
         report.values.update(self._counts)
+        report.values["hand finder"] = self._finder_kind
+        if self._finder is not None:
+            report.values["hand detector runs"] = self._finder.detections
+            report.values["tracked frames"] = self._finder.tracked
+            report.values["hand score (last)"] = round(self._finder.score, 3)
         report.values.update(diagnostics.latency_values("pose predict", self._latency))
         report.values.update(diagnostics.latency_values("meshes", self._mesh_latency))
         report.values["rejected"] = self._rejects.total
@@ -256,6 +355,33 @@ def lower_thread_priority(nice: int) -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + nice)
     except (OSError, AttributeError):
         pass
+
+
+def set_torch_threads(threads: int) -> None:
+    """Limit this process's torch CPU threads (0: leave torch's default)."""
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def make_finder(predictor: Predictor, detector: str, crop_size: int, threshold: float,
+                redetect_every: int) -> tuple[HandFinder | None, str]:
+    """The hand finder of crop_mode detect and what finds the hand: ``detector`` (a checkpoint or
+    factory), the model's whole-image look (no checkpoint), or ``none`` (neither: whole frames are
+    refused). A named detector that cannot be loaded is a start-up error."""
+    try:
+        detect = load_detect_fn(detector, graph.package_file(DEFAULT_DETECTOR))
+    except Exception as exc:
+        raise runtime.StartupError(f"cannot load the hand detector {detector!r}: {exc}", MODEL_LOAD_EXIT_CODE) from None
+    kind = "detector"
+    if detect is None:
+        look = getattr(predictor, "whole_image_look", None)
+        if look is None:
+            return None, "none"
+        detect, kind = look_detector(look), "the model's whole-image look"
+    cfg = TrackerConfig(score_threshold=threshold, redetect_every=redetect_every)
+    return HandFinder(detect, crop_size, cfg), kind
 
 
 def check_device(device: str) -> None:

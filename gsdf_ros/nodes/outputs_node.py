@@ -8,8 +8,11 @@ callback group of their own, on another executor thread, so a large mesh never d
 
 Markers: joints and bones from poses (at most ``marker_rate_hz``); hand and object meshes from
 every mesh result (they come at the mesh worker's own rate), expiring after
-``mesh_marker_lifetime_s``; a mesh result without a mesh deletes that mesh's marker, a pose result
-without a hand deletes the hand's markers.
+``mesh_marker_lifetime_s``; a mesh result without a mesh deletes that mesh's marker.
+
+"No hand": a pose result without the hand's joints (below the inference node's hand score
+threshold) sends no /tf and no object pose, deletes every marker (skeleton and both meshes) and
+makes mesh results of earlier frames that arrive later be ignored; /diagnostics counts them.
 """
 
 from __future__ import annotations
@@ -100,6 +103,8 @@ class OutputsNode(Node):
         self._gaps = {"pose": SequenceGaps(), "mesh": SequenceGaps()}
         self._published = 0
         self._without_hand = 0
+        self._no_hand_stamp_ns: int | None = None
+        self._meshes_withheld = 0
         pose_group, mesh_group = MutuallyExclusiveCallbackGroup(), MutuallyExclusiveCallbackGroup()
         runtime.watched_subscription(self, HandObjectReconstruction, "reconstruction", self._on_reconstruction, runtime.reliable_qos(10), callback_group=pose_group)
         self.create_subscription(HandObjectReconstruction, MESH_TOPIC, self._on_meshes, runtime.reliable_qos(2), callback_group=mesh_group)
@@ -125,14 +130,16 @@ class OutputsNode(Node):
             self._reject(reason, "time jumped back: markers cleared")
             self._clear_markers = True
             self._last_mesh_stamp_ns = None
+            self._no_hand_stamp_ns = None
         elif reason is not None:
             self._reject(reason, "result not newer than the previous one")
             return
         if not msg.parts & HandObjectReconstruction.PART_HAND_JOINTS:
-            self._last_stamp_ns = stamp_ns
+            self._last_stamp_ns = self._no_hand_stamp_ns = stamp_ns
             self._without_hand += 1
             header = Header(stamp=msg.header.stamp, frame_id=msg.header.frame_id)
-            self._marker_pub.publish(MarkerArray(markers=[delete_marker(ns, header) for ns in SKELETON_NAMESPACES + MESH_NAMESPACES[:1]]))
+            markers = [delete_marker(ns, header) for ns in SKELETON_NAMESPACES + MESH_NAMESPACES]
+            self._marker_pub.publish(MarkerArray(markers=markers))
             return
         rec = msg_to_reconstruction(msg, with_meshes=False)
         if not rec.is_finite():
@@ -163,6 +170,9 @@ class OutputsNode(Node):
             return  # an older mesh than the one shown: skip it (not an error: the two topics are not ordered together)
         if not bool(self.get_parameter("publish_meshes").value):
             return
+        if self._no_hand_stamp_ns is not None and stamp_ns <= self._no_hand_stamp_ns:
+            self._meshes_withheld += 1  # the hand was gone in a later frame: do not show it again
+            return
         rec = msg_to_reconstruction(msg, with_meshes=True)
         if not rec.is_finite():
             self._reject(RejectReason.NON_FINITE, "meshes with NaN or Inf not published")
@@ -191,6 +201,7 @@ class OutputsNode(Node):
         report.values["mesh rate (Hz)"] = round(self._mesh_rate.rate_hz(), 2)
         report.values["meshes received"] = self._mesh_rate.total
         report.values["results without a hand"] = self._without_hand
+        report.values["meshes withheld (hand gone)"] = self._meshes_withheld
         report.values.update(diagnostics.latency_values("end-to-end latency", self._latency))
         report.values.update(diagnostics.latency_values("receive to /tf", self._tf_delay))
         report.values["rejected"] = self._rejects.total

@@ -73,6 +73,14 @@ def declare(node: Any, specs: Iterable[ParamSpec]) -> dict[str, Any]:
 
 
 # Parameters several nodes share (one meaning, one default).
+CROP_SIZE = ParamSpec(
+    "crop_size",
+    256,
+    "side of the hand crop fed to the model, pixels (cut by preprocess; by the inference node in crop_mode detect)",
+    read_only=True,
+    min_value=16,
+    max_value=2048,
+)
 DIAGNOSTICS_PERIOD = ParamSpec("diagnostics_period_s", 1.0, "seconds between /diagnostics messages", read_only=True, min_value=0.1, max_value=60.0)
 INPUT_STALE = ParamSpec("input_stale_s", 2.0, "diagnostics warn when no input arrived for this many seconds", min_value=0.1, max_value=3600.0)
 TIME_JUMP_BACK = ParamSpec(

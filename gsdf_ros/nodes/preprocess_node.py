@@ -3,7 +3,9 @@
 Subscribes ``image`` (``sensor_msgs/Image``, or ``image/compressed`` when ``compressed`` is set)
 and ``camera_info`` with sensor-data QoS, pairs them by stamp, validates, cuts a square crop
 with the exact virtual-camera homography and publishes ``gsdf/CropFrame`` on ``crop``. In
-``tracked`` mode the box follows the joints of the last message on ``reconstruction``.
+``tracked`` mode the box follows the joints of the last message on ``reconstruction``. In ``detect``
+mode (the default) it crops nothing: the validated, paired whole frame goes out (``whole_frame``
+set, the camera's own K, identity rotation) and the inference node finds and tracks the hand.
 
 Reliability ``auto`` subscribes reliable unless the camera offers only best effort: a 640x480
 frame is about 15 UDP fragments, and best effort loses the frame with any one of them. Frames that
@@ -23,8 +25,8 @@ from std_msgs.msg import Header
 from gsdf.msg import CropFrame, HandObjectReconstruction
 from gsdf_ros.geometry import Intrinsics, VirtualCrop, virtual_crop, warp_crop
 from gsdf_ros.nodes import diagnostics, params, runtime
-from gsdf_ros.nodes.conversions import joints_from_msg, make_crop_frame, stamp_to_ns
-from gsdf_ros.nodes.cropping import LIVE_CROP_MODES, TrackedHand, choose_box
+from gsdf_ros.nodes.conversions import joints_from_msg, make_crop_frame, make_whole_frame, stamp_to_ns
+from gsdf_ros.nodes.cropping import DETECT_MODE, LIVE_CROP_MODES, TrackedHand, choose_box, full_frame_box
 from gsdf_ros.nodes.flow import StampGaps
 from gsdf_ros.nodes.image_conversion import decode_compressed_rgb8, image_to_numpy, to_rgb8
 from gsdf_ros.nodes.pairing import PairResult, StampPairer
@@ -36,9 +38,15 @@ PARAMETERS = (
     params.ParamSpec("image_reliability", "auto", "QoS reliability of the image and camera_info subscriptions (auto: reliable unless the camera offers only best effort)", read_only=True, choices=runtime.RELIABILITY_CHOICES),
     params.ParamSpec("image_queue_depth", 5, "QoS depth of the image and camera_info subscriptions", read_only=True, min_value=1, max_value=100),
     params.ParamSpec("compressed", False, "subscribe to image/compressed (sensor_msgs/CompressedImage) instead of image", read_only=True),
-    params.ParamSpec("crop_mode", "tracked", "full: whole frame; roi: the fixed roi; tracked: around the last reconstructed hand (full frame when stale)", choices=LIVE_CROP_MODES),
+    params.ParamSpec(
+        "crop_mode",
+        DETECT_MODE,
+        "detect: the whole frame to the inference node, which detects and tracks the hand; full: whole frame; "
+        "roi: the fixed roi; tracked: around the last reconstructed hand (full frame when stale)",
+        choices=LIVE_CROP_MODES,
+    ),
     params.ParamSpec("roi", [0.0, 0.0, 0.0], "fixed crop box [x0, y0, size] in source pixels for crop_mode roi (size 0: full frame)"),
-    params.ParamSpec("crop_size", 256, "side of the published crop, pixels", read_only=True, min_value=16, max_value=2048),
+    params.CROP_SIZE,
     params.ParamSpec("track_padding_px", 10.0, "tracked box: padding around the projected joints per side, source pixels", min_value=0.0, max_value=1000.0),
     params.ParamSpec("track_enlarge", 1.5, "tracked box: enlargement of the padded square box", min_value=1.0, max_value=5.0),
     params.ParamSpec("track_timeout_s", 0.5, "tracked box: a reconstruction older than this falls back to the full frame", min_value=0.0, max_value=60.0),
@@ -133,16 +141,38 @@ class PreprocessNode(Node):
         rgb = self._decode(image, camera, stamp_ns)
         if rgb is None:
             return
-        with np.errstate(all="ignore"):  # extreme intrinsics are refused below, not warned about per frame
-            crop = self._crop_camera(info, camera, stamp_ns)
-        if crop is None:
-            return
         header = Header(stamp=image.header.stamp, frame_id=info.header.frame_id)
-        msg = make_crop_frame(header, warp_crop(rgb, crop), crop, (camera.width, camera.height), self._sequence)
+        if self.get_parameter("crop_mode").value == DETECT_MODE:
+            msg = self._whole_frame(header, rgb, info, camera)
+        else:
+            with np.errstate(all="ignore"):  # extreme intrinsics are refused below, not warned about per frame
+                crop = self._crop_camera(info, camera, stamp_ns)
+            size = (camera.width, camera.height)
+            msg = None if crop is None else make_crop_frame(header, warp_crop(rgb, crop), crop, size, self._sequence)
+        if msg is None:
+            return
         self._sequence += 1
         self._crop_pub.publish(msg)
         if self._crop_image_pub is not None:
             self._crop_image_pub.publish(msg.image)
+
+    def _whole_frame(self, header: Header, rgb: np.ndarray, info: CameraInfo, camera: CameraFacts) -> CropFrame | None:
+        """The whole validated frame as a ``CropFrame`` (crop_mode detect); None (counted) when K has no
+        usable full-frame box."""
+        k = np.asarray(info.k, dtype=np.float64).reshape(3, 3)
+        try:
+            box = full_frame_box(Intrinsics.from_matrix(k, camera.width, camera.height))
+        except ValueError as exc:
+            self._reject(RejectReason.BAD_INTRINSICS, f"no usable camera: {exc}")
+            return None
+        self._note_mode(DETECT_MODE)
+        return make_whole_frame(header, rgb, k, box, self._sequence)
+
+    def _note_mode(self, mode: str) -> None:
+        """Log the crop mode in use whenever it changes."""
+        if mode != self._last_mode:
+            self.get_logger().info(f"cropping with mode '{mode}'")
+            self._last_mode = mode
 
     def _crop_camera(self, info: CameraInfo, camera: CameraFacts, stamp_ns: int) -> VirtualCrop | None:
         """The virtual camera of this frame's crop; None (counted) when K yields no usable one."""
@@ -166,9 +196,7 @@ class PreprocessNode(Node):
         if check_intrinsics(crop.intrinsics.matrix().reshape(-1)) is not None or not np.all(np.isfinite(crop.rotation)):
             self._reject(RejectReason.BAD_INTRINSICS, "the crop camera of these intrinsics is not finite")
             return None
-        if mode != self._last_mode:
-            self.get_logger().info(f"cropping with mode '{mode}'")
-            self._last_mode = mode
+        self._note_mode(mode)
         return crop
 
     def _decode(self, image: Any, camera: CameraFacts, stamp_ns: int) -> np.ndarray | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -104,3 +106,29 @@ def test_crop_frame_round_trip_keeps_intrinsics_rotation_and_box() -> None:
     np.testing.assert_allclose(sample.k, crop.intrinsics.matrix())
     np.testing.assert_allclose(sample.rotation, crop.rotation, atol=1e-9)
     np.testing.assert_array_equal(sample.image, rgb)
+    assert not sample.whole_frame
+
+
+def test_whole_frame_carries_the_camera_and_stays_whole() -> None:
+    k = np.array([[600.0, 0.0, 320.0], [0.0, 610.0, 240.0], [0.0, 0.0, 1.0]])
+    rgb = np.random.default_rng(2).integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    header = Header(frame_id="cam", stamp=conv.ns_to_stamp(STAMP_NS))
+    msg = conv.make_whole_frame(header, rgb, k, (-0.5, -80.5, 641.0), 3)
+    assert msg.whole_frame and (msg.camera_info.width, msg.camera_info.height) == (640, 480)
+    assert (msg.source_width, msg.source_height) == (640, 480)
+    sample = conv.crop_frame_to_sample(msg)
+    assert sample.whole_frame and sample.box == (-0.5, -80.5, 641.0)
+    np.testing.assert_allclose(sample.k, k)
+    np.testing.assert_allclose(sample.rotation, np.eye(3))
+    np.testing.assert_array_equal(sample.image, rgb)
+
+
+def test_no_hand_message_carries_only_the_score() -> None:
+    msg = conv.reconstruction_to_msg(Reconstruction.no_hand(STAMP_NS, "cam", 0.125), sequence=4)
+    assert msg.parts == 0 and msg.hand_score == pytest.approx(0.125) and msg.sequence == 4
+    assert not msg.hand_joints and not msg.hand_joint_confidence and not msg.hand_joint_orientations
+    assert not msg.hand_mesh.triangles and conv.stamp_to_ns(msg.mesh_stamp) == 0 and msg.crop_box_size == 0.0
+    assert conv.joints_from_msg(msg) is None
+    rec = dataclasses.replace(make_reconstruction(), hand_score=0.75, crop_box=(10.0, 20.0, 200.0))
+    back = conv.msg_to_reconstruction(conv.reconstruction_to_msg(rec))
+    assert back.hand_score == pytest.approx(0.75) and back.crop_box == (10.0, 20.0, 200.0)

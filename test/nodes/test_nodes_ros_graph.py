@@ -275,3 +275,97 @@ def test_inference_refuses_a_cuda_device_that_is_not_there() -> None:
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=dict(os.environ))
     assert out.returncode == 2, out.stdout + out.stderr
     assert "cuda:0" in out.stderr + out.stdout and "CUDA" in out.stderr + out.stdout
+
+
+# --- crop_mode detect: the whole frame through the three nodes ---------------------------------
+
+def _frame_with_patch(seed: int, patch_x: int | None) -> np.ndarray:
+    """A 640x480 noise frame with a 60 px pure-red square (the fake detector's "hand") at (patch_x, 200)."""
+    rgb = np.random.default_rng(seed).integers(0, 120, (480, 640, 3), dtype=np.uint8)
+    if patch_x is not None:
+        rgb[200:260, patch_x:patch_x + 60] = (255, 0, 0)
+    return rgb
+
+
+def _detect_graph(node_process, probe, *inference_args: str):
+    """preprocess (crop_mode detect, the default) -> inference -> outputs, with a probe that sends
+    camera frames and collects results, /tf, markers and diagnostics."""
+    node_process("preprocess_node", "-p", "image_reliability:=reliable", "-p", "crop_size:=64")
+    node_process("inference_node", "-p", "checkpoint:=nodes_fake_predictor:centred", "-p", "torch_threads:=1",
+                 "-p", "diagnostics_period_s:=0.3", "-p", "mesh_rate_hz:=0.0", *inference_args)
+    node_process("outputs_node", "-p", "marker_rate_hz:=50.0", "-p", "diagnostics_period_s:=0.3")
+    image_pub = probe.create_publisher(type(numpy_to_image(np.zeros((1, 1), np.uint8), "mono8")), "image", RELIABLE)
+    info_pub = probe.create_publisher(CameraInfo, "camera_info", RELIABLE)
+    got: dict[str, list] = {"results": [], "tf": [], "markers": []}
+    probe.create_subscription(HandObjectReconstruction, "reconstruction", got["results"].append, RELIABLE)
+    tf_qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+    probe.create_subscription(TFMessage, "/tf", got["tf"].append, tf_qos)
+    probe.create_subscription(MarkerArray, "markers", got["markers"].append, RELIABLE)
+    diag = {name: _diagnostic_values(probe, name) for name in ("gsdf_inference", "gsdf_outputs")}
+    ready = lambda: (image_pub.get_subscription_count() and info_pub.get_subscription_count()  # noqa: E731
+                     and all(diag[name] for name in diag))  # each node reports once it is up
+    assert probe.spin_until(ready, 60)
+    probe.spin_until(lambda: False, 0.5)  # crop and reconstruction subscriptions matched
+
+    def send(stamp_ns: int, rgb: np.ndarray) -> None:
+        image_pub.publish(numpy_to_image(rgb, "rgb8", header=_header(stamp_ns)))
+        info_pub.publish(_info(stamp_ns))
+        probe.spin_until(lambda: False, 0.1)
+
+    def result_of(stamp_ns: int) -> HandObjectReconstruction | None:
+        return next((r for r in got["results"] if conv.stamp_to_ns(r.header.stamp) == stamp_ns), None)
+
+    return send, result_of, got, lambda name: diag[name].get(name, {})
+
+
+def test_detect_mode_tracks_between_detections_and_no_hand_clears_the_outputs(node_process, probe) -> None:
+    send, result_of, got, diag = _detect_graph(
+        node_process, probe, "-p", "detector:=nodes_fake_predictor:red_patch_detector", "-p", "redetect_every:=4")
+    hand_stamps = [70 * SEC + i * 100_000_000 for i in range(16)]
+    for i, stamp_ns in enumerate(hand_stamps):  # the "hand" moves across the frame (the fake model's joints do not
+        send(stamp_ns, _frame_with_patch(i, 200 + 8 * i))  # follow it: the crop moves at detections only)
+    assert probe.spin_until(lambda: result_of(hand_stamps[-1]) is not None and got["tf"], 20), len(got["results"])
+    hands = [r for r in got["results"] if r.parts & HandObjectReconstruction.PART_HAND_JOINTS]
+    assert len(hands) >= 0.6 * len(hand_stamps)
+    for r in hands:
+        i = hand_stamps.index(conv.stamp_to_ns(r.header.stamp))
+        centre = (r.crop_box_x + r.crop_box_size / 2, r.crop_box_y + r.crop_box_size / 2)
+        assert r.hand_score == pytest.approx(0.9, abs=1e-6), r.hand_score
+        assert abs(centre[0] - (230 + 8 * i)) < r.crop_box_size / 2, (i, centre)
+    assert probe.spin_until(lambda: int(diag("gsdf_inference").get("poses published", 0)) >= len(hands), 5)
+    runs, tracked = int(diag("gsdf_inference")["hand detector runs"]), int(diag("gsdf_inference")["tracked frames"])
+    assert 1 <= runs < len(hands) / 2 and tracked >= len(hands) / 2, diag("gsdf_inference")
+    assert diag("gsdf_inference")["hand finder"] == "detector"
+
+    gone_stamps = [72 * SEC + i * 100_000_000 for i in range(8)]
+    for i, stamp_ns in enumerate(gone_stamps):  # the hand has left: the next detection says so
+        send(stamp_ns, _frame_with_patch(100 + i, None))
+    assert probe.spin_until(lambda: result_of(gone_stamps[-1]) is not None, 20)
+    probe.spin_until(lambda: False, 0.5)
+    no_hand = [conv.stamp_to_ns(r.header.stamp) for r in got["results"] if not r.parts]
+    assert no_hand and no_hand[-1] == gone_stamps[-1] and no_hand[0] <= gone_stamps[4], "re-detection within 4 frames"
+    assert all(result_of(s).hand_score < 0.5 and not result_of(s).hand_joints for s in no_hand)
+    tf_stamps = {conv.stamp_to_ns(t.header.stamp) for m in got["tf"] for t in m.transforms}
+    assert not tf_stamps & set(no_hand) and max(tf_stamps) < no_hand[0], "no /tf once the hand is gone"
+    actions = [(m.ns, m.action) for a in got["markers"] for m in a.markers]
+    deleted_at = max(i for i, a in enumerate(actions) if a == ("gsdf_hand_mesh", Marker.DELETE))
+    assert {(ns, Marker.DELETE) for ns in conv.MARKER_NAMESPACES} <= set(actions[deleted_at - 3:deleted_at + 1])
+    assert ("gsdf_hand_mesh", Marker.ADD) in actions[:deleted_at], "meshes were shown while the hand was there"
+    assert all(action != Marker.ADD for _, action in actions[deleted_at:]), "nothing shown again after 'no hand'"
+    assert probe.spin_until(lambda: int(diag("gsdf_outputs").get("results without a hand", 0)) == len(no_hand), 5)
+    assert int(diag("gsdf_inference")["frames without a hand"]) == len(no_hand)
+
+
+def test_detect_mode_noise_frames_with_an_untrained_detector_give_no_hand(node_process, probe, tmp_path) -> None:
+    fakes = runpy.run_path(str(Path(__file__).with_name("nodes_fake_predictor.py")))
+    detector = fakes["save_untrained_detector"](tmp_path / "detector.pt")
+    send, result_of, got, diag = _detect_graph(node_process, probe, "-p", f"detector:={detector}")
+    stamps = [80 * SEC + i * 100_000_000 for i in range(6)]
+    for i, stamp_ns in enumerate(stamps):
+        send(stamp_ns, np.random.default_rng(i).integers(0, 256, (480, 640, 3), dtype=np.uint8))
+    assert probe.spin_until(lambda: result_of(stamps[-1]) is not None, 30), len(got["results"])
+    without_hand = lambda: int(diag("gsdf_outputs").get("results without a hand", 0))  # noqa: E731
+    assert probe.spin_until(lambda: without_hand() == len(got["results"]), 5)
+    assert got["results"] and all(not r.parts and r.hand_score < 0.5 for r in got["results"])
+    assert not got["tf"], "a noise frame is not a hand"
+    assert int(diag("gsdf_inference")["hand detector runs"]) == len(got["results"])

@@ -1,0 +1,175 @@
+"""Finding the hand in whole camera frames inside the inference process (``crop_mode`` detect).
+
+Per frame, the :class:`HandFinder` either runs a hand detector (when the tracker asks for one: no
+track yet, every ``redetect_every`` frames, or when the model's joints stopped agreeing with the
+crop) or takes the crop the :class:`~gsdf_ros.detect.tracker.HandTracker` made from the previous
+frame's joints; it cuts that crop with the exact virtual camera. After the model ran on the crop,
+:meth:`HandFinder.follow` gives the tracker the joints projected into the frame. A detection below
+the score threshold is the answer "no hand" (no crop, no model run).
+
+A detector is any callable ``(rgb, intrinsics) -> Detection``: the trained
+:class:`~gsdf_ros.detect.HandDetector` (:func:`load_detect_fn`), or, without a checkpoint, a
+pseudo-detector made from the model's own whole-image look (:func:`look_detector`: the box of the
+projected joints, the mean joint confidence as the score), which finds the hand less reliably.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Protocol
+
+import numpy as np
+
+from gsdf_ros.detect.tracker import HandTracker, TrackerConfig
+from gsdf_ros.geometry.camera import Intrinsics
+from gsdf_ros.geometry.virtual_camera import virtual_crop, warp_crop
+from gsdf_ros.result import CropSample
+
+
+class Detection(Protocol):
+    """What a detector returns (:class:`gsdf_ros.detect.Detection` is one; torch stays out until a
+    detector checkpoint is loaded)."""
+
+    score: float
+    box: tuple[float, float, float, float]
+    """(x0, y0, x1, y1) in frame pixels."""
+
+
+@dataclass(frozen=True)
+class Found:
+    """A plain :class:`Detection`."""
+
+    score: float
+    box: tuple[float, float, float, float]
+
+
+DetectFn = Callable[[np.ndarray, Intrinsics], Detection]
+"""(H, W, 3) uint8 RGB frame and its intrinsics -> the best hand (score, box in frame pixels)."""
+LookFn = Callable[[np.ndarray, Intrinsics], tuple[np.ndarray, np.ndarray]]
+"""(H, W, 3) uint8 RGB frame and its intrinsics -> joints (21, 3) in its optical frame and their confidences (21,)."""
+NO_DETECTOR = "none"
+"""The ``detector`` value that asks for the model's own whole-image look even when a checkpoint exists."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What the finder decided for one frame: the crop to run the model on (None: no hand), the
+    frame's hand score and whether the detector ran on it."""
+
+    sample: CropSample | None
+    score: float
+    detected: bool
+
+
+def frame_intrinsics(frame: CropSample) -> Intrinsics:
+    """The camera intrinsics of a whole frame (its K and image size)."""
+    return Intrinsics.from_matrix(np.asarray(frame.k, dtype=np.float64), frame.image.shape[1], frame.image.shape[0])
+
+
+def joints_box(uv: np.ndarray) -> tuple[float, float, float, float]:
+    """The (x0, y0, x1, y1) box of finite 2D points (N, 2); ValueError when none is finite."""
+    uv = np.asarray(uv, dtype=np.float64)
+    finite = uv[np.all(np.isfinite(uv), axis=1)]
+    if not len(finite):
+        raise ValueError("no finite projected joint")
+    (x0, y0), (x1, y1) = finite.min(axis=0), finite.max(axis=0)
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+def look_detector(look: LookFn) -> DetectFn:
+    """A pseudo-detector from a whole-image look: the box of the projected joints, scored by their mean
+    confidence (score 0 when the joints do not project into the image plane)."""
+
+    def detect(image: np.ndarray, intrinsics: Intrinsics) -> Detection:
+        joints, confidence = look(image, intrinsics)
+        try:
+            box = joints_box(intrinsics.project(np.asarray(joints, dtype=np.float64)))
+        except ValueError:
+            return Found(0.0, (0.0, 0.0, 1.0, 1.0))
+        score = float(np.clip(np.mean(confidence), 0.0, 1.0)) if np.all(np.isfinite(confidence)) else 0.0
+        return Found(score, box)
+
+    return detect
+
+
+def image_detector(detect: Callable[[np.ndarray], Detection]) -> DetectFn:
+    """A detector of RGB frames alone (intrinsics unused) as a :data:`DetectFn`."""
+    return lambda image, intrinsics: detect(image)
+
+
+def load_detect_fn(spec: str, default_path: Path) -> DetectFn | None:
+    """The hand detector named by the ``detector`` parameter, on the CPU: a checkpoint file, a
+    ``module:factory`` returning ``rgb -> Detection`` (for tests), empty for `default_path` when that
+    file exists, or ``none``. None: no detector (the caller falls back to the model's own look).
+    FileNotFoundError when a named checkpoint does not exist."""
+    from gsdf_ros.predictor import is_factory_spec, load_factory
+
+    spec = spec.strip()
+    if spec.lower() == NO_DETECTOR or (not spec and not default_path.is_file()):
+        return None
+    if spec and is_factory_spec(spec):
+        return image_detector(load_factory(spec, "detector")())
+    path = Path(spec).expanduser() if spec else default_path
+    if not path.is_file():
+        raise FileNotFoundError(f"hand detector checkpoint not found: {path}")
+    from gsdf_ros.detect.train import detect, load_detector
+
+    model, _ = load_detector(path, "cpu")
+    model.eval()
+    return image_detector(lambda image: detect(model, image))
+
+
+class HandFinder:
+    """Detector + tracker + crop for one camera stream (see the module docstring). Not thread-safe:
+    the inference node's pose worker is its only user."""
+
+    def __init__(self, detect: DetectFn, crop_size: int, cfg: TrackerConfig = TrackerConfig()) -> None:
+        if crop_size < 1:
+            raise ValueError(f"crop_size must be positive, got {crop_size}")
+        self.detect = detect
+        self.crop_size = int(crop_size)
+        self.tracker = HandTracker(cfg)
+        self.score = 0.0
+        self.detections = 0
+        self.tracked = 0
+        self._intrinsics: Intrinsics | None = None
+
+    def set_threshold(self, threshold: float) -> None:
+        """Change the hand score below which a detection means "no hand" (from the next detection on)."""
+        if threshold != self.tracker.cfg.score_threshold:
+            self.tracker.cfg = replace(self.tracker.cfg, score_threshold=float(threshold))
+
+    def reset(self) -> None:
+        """Forget the hand (a new stream, a jump back in time)."""
+        self.tracker.reset()
+        self._intrinsics = None
+
+    def find(self, frame: CropSample) -> Finding:
+        """The crop of a whole frame: from a detection when the tracker asks for one, else the tracked
+        crop. ``sample`` None: no hand (the detector's score is below the threshold)."""
+        intrinsics = frame_intrinsics(frame)
+        detected = self.tracker.needs_detection()
+        if detected:
+            found = self.detect(frame.image, intrinsics)
+            self.detections += 1
+            self.score = float(found.score) if np.isfinite(found.score) else 0.0
+            square = self.tracker.on_detection(self.score, tuple(float(v) for v in found.box))
+        else:
+            self.tracked += 1
+            square = self.tracker.crop
+        if square is None:
+            self._intrinsics = None
+            return Finding(None, self.score, detected)
+        crop = virtual_crop(intrinsics, square, self.crop_size)
+        self._intrinsics = intrinsics
+        sample = CropSample(frame.stamp_ns, frame.frame_id, warp_crop(frame.image, crop), crop.intrinsics.matrix(),
+                            crop.rotation, crop.box)
+        return Finding(sample, self.score, detected)
+
+    def follow(self, joints: np.ndarray) -> None:
+        """The model's joints (21, 3) in the frame's optical frame for the crop :meth:`find` returned
+        last: the tracker's crop of the next frame follows them (bounded; see the tracker)."""
+        if self._intrinsics is None:
+            return
+        self.tracker.on_joints(self._intrinsics.project(np.asarray(joints, dtype=np.float64)))

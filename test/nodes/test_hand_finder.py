@@ -1,0 +1,95 @@
+"""The hand finder of crop_mode detect, without ROS: detector runs only when the tracker asks, "no
+hand" below the threshold, the model's whole-image look as a pseudo-detector, detector loading."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gsdf_ros.detect.tracker import TrackerConfig
+from gsdf_ros.geometry import Intrinsics
+from gsdf_ros.hand_finder import Found, HandFinder, load_detect_fn, look_detector
+from gsdf_ros.result import CropSample
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from nodes_fake_predictor import crop_joints, red_patch, save_untrained_detector  # noqa: E402
+
+K = np.array([[500.0, 0.0, 319.5], [0.0, 500.0, 239.5], [0.0, 0.0, 1.0]])
+INTRINSICS = Intrinsics.from_matrix(K, 640, 480)
+
+
+def whole_frame(stamp_ns: int, patch_x: int | None) -> CropSample:
+    """A 640x480 noise frame with a 60 px pure-red square at (patch_x, 200) (none when None)."""
+    image = np.random.default_rng(stamp_ns).integers(0, 120, (480, 640, 3), dtype=np.uint8)
+    if patch_x is not None:
+        image[200:260, patch_x:patch_x + 60] = (255, 0, 0)
+    return CropSample(stamp_ns, "cam", image, K, np.eye(3), (-0.5, -80.5, 640.0), whole_frame=True)
+
+
+class CountingDetector:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, image: np.ndarray, intrinsics: Intrinsics) -> Found:
+        self.calls += 1
+        return red_patch(image)
+
+
+def test_the_detector_runs_only_when_the_tracker_asks_and_crops_follow_the_hand() -> None:
+    detector = CountingDetector()
+    finder = HandFinder(detector, 64, TrackerConfig(redetect_every=5))
+    for i in range(20):
+        frame = whole_frame(i + 1, 100 + 5 * i)
+        found = finder.find(frame)
+        assert found.sample is not None and found.score == pytest.approx(0.9)
+        x0, y0, side = found.sample.box
+        centre = (x0 + side / 2, y0 + side / 2)
+        assert abs(centre[0] - (130 + 5 * i)) < 0.3 * side and abs(centre[1] - 230) < 0.3 * side, (i, found.sample.box)
+        assert found.sample.image.shape == (64, 64, 3) and not found.sample.whole_frame
+        finder.follow(crop_joints(found.sample))
+    assert detector.calls == 4, "a detection every 5 frames; the tracker crops the frames in between"
+    assert (finder.detections, finder.tracked) == (4, 16)
+
+
+def test_a_low_score_is_no_hand_and_asks_for_a_detection_next_frame() -> None:
+    detector = CountingDetector()
+    finder = HandFinder(detector, 64)
+    assert finder.find(whole_frame(1, 300)).sample is not None
+    finder.follow(np.full((21, 3), np.nan))  # joints that cannot be trusted: detect again
+    found = finder.find(whole_frame(2, None))
+    assert found.sample is None and found.detected and found.score == pytest.approx(0.05)
+    assert finder.find(whole_frame(3, None)).detected and detector.calls == 3
+    finder.set_threshold(0.01)
+    assert finder.find(whole_frame(4, None)).sample is not None, "the threshold is read at each detection"
+
+
+def test_the_whole_image_look_scores_with_the_mean_joint_confidence() -> None:
+    joints = np.column_stack([np.linspace(-0.05, 0.05, 21), np.linspace(0.0, 0.04, 21), np.full(21, 0.5)])
+    detect = look_detector(lambda image, intrinsics: (joints, np.full(21, 0.3)))
+    found = detect(np.zeros((480, 640, 3), np.uint8), INTRINSICS)
+    uv = INTRINSICS.project(joints)
+    assert found.score == pytest.approx(0.3)
+    np.testing.assert_allclose(found.box, (*uv.min(axis=0), *uv.max(axis=0)))
+    behind = look_detector(lambda image, intrinsics: (-joints, np.ones(21)))
+    assert behind(np.zeros((480, 640, 3), np.uint8), INTRINSICS).score == 0.0, "joints behind the camera: no hand"
+
+
+def test_detector_specs(tmp_path: Path) -> None:
+    assert load_detect_fn("none", tmp_path / "absent.pt") is None
+    assert load_detect_fn("", tmp_path / "absent.pt") is None, "no shipped checkpoint: the caller falls back"
+    with pytest.raises(FileNotFoundError):
+        load_detect_fn(str(tmp_path / "absent.pt"), tmp_path / "absent.pt")
+    detect = load_detect_fn("nodes_fake_predictor:red_patch_detector", tmp_path / "absent.pt")
+    assert detect(whole_frame(1, 10).image, INTRINSICS).score == pytest.approx(0.9)
+
+
+def test_an_untrained_detector_checkpoint_loads_and_says_no_hand(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    detect = load_detect_fn(str(save_untrained_detector(tmp_path / "detector.pt")), tmp_path / "absent.pt")
+    finder = HandFinder(detect, 64)
+    found = finder.find(whole_frame(1, 200))
+    assert found.sample is None and found.score < 0.5
