@@ -26,7 +26,9 @@ import torch
 
 from gsdf_ros.checkpoint import load_checkpoint_model
 from gsdf_ros.frames import hand_frames, object_axes, quaternion_xyzw
+from gsdf_ros.geometry.camera import Intrinsics
 from gsdf_ros.inference import StageClock, VolumeTap, peak_sharpness
+from gsdf_ros.live_crop import locate_hand
 from gsdf_ros.model import GSDFNet, SDFState
 from gsdf_ros.reconstruction import frame_state, meshes_of, pose_of, prepare_window, resolve_window_length
 from gsdf_ros.result import CropSample, Reconstruction, TriangleMesh, all_finite
@@ -164,6 +166,15 @@ class GSDFPredictor:
             else:
                 state = self.model.encode(images[-1:], intrinsics[-1:])
         return frame_state(state, state.wrist.shape[0] - 1)
+
+    def whole_image_look(self, image: np.ndarray, intrinsics: Intrinsics) -> tuple[np.ndarray, np.ndarray]:
+        """The pose net's look at a whole (H, W, 3) uint8 RGB frame resized to its input: joints (21, 3)
+        in the frame's optical frame (its own root depth) and their confidences (21,). It stands in for
+        a hand detector when none is available (crop_mode detect), less reliably."""
+        look = locate_hand(self.model.pose_net, image, intrinsics, self.model.cfg.image_size, steps=0)
+        with torch.no_grad():
+            confidence = peak_sharpness(self.joint_tap.volume[-1:])[0].cpu().numpy()
+        return look.joints_source, confidence.astype(np.float64)
 
     def predict_pose(self, window: list[CropSample]) -> tuple[Reconstruction, MeshJob | None]:
         """The pose path for the newest crop of ``window`` (oldest first): joints with their frames and

@@ -369,3 +369,26 @@ def test_detect_mode_noise_frames_with_an_untrained_detector_give_no_hand(node_p
     assert got["results"] and all(not r.parts and r.hand_score < 0.5 for r in got["results"])
     assert not got["tf"], "a noise frame is not a hand"
     assert int(diag("gsdf_inference")["hand detector runs"]) == len(got["results"])
+
+
+def test_detect_mode_without_a_detector_uses_the_models_look_and_warns_once(node_process, probe) -> None:
+    """No detector checkpoint (detector:=none): the shipped model's own whole-image look finds the hand,
+    with one WARN; on noise frames its mean joint confidence is far below the threshold: no /tf."""
+    from rcl_interfaces.msg import Log
+
+    from gsdf_ros.nodes import graph
+
+    logs: list[Log] = []
+    probe.create_subscription(Log, "/rosout", logs.append, QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
+    shipped = graph.package_file(graph.DEFAULT_CHECKPOINT)
+    send, result_of, got, diag = _detect_graph(
+        node_process, probe, "-p", "detector:=none", "-p", f"checkpoint:={shipped}", "-p", "mesh_mode:=none")
+    stamps = [90 * SEC + i * 200_000_000 for i in range(4)]
+    for i, stamp_ns in enumerate(stamps):
+        send(stamp_ns, np.random.default_rng(i).integers(0, 256, (480, 640, 3), dtype=np.uint8))
+    assert probe.spin_until(lambda: result_of(stamps[-1]) is not None, 30), len(got["results"])
+    probe.spin_until(lambda: False, 0.5)
+    assert got["results"] and all(not r.parts and r.hand_score < 0.5 for r in got["results"]) and not got["tf"]
+    assert diag("gsdf_inference")["hand finder"] == "the model's whole-image look"
+    warnings = [m.msg for m in logs if "detection quality is reduced" in m.msg]
+    assert len(warnings) == 1, [m.msg for m in logs]
