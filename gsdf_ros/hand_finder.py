@@ -120,6 +120,14 @@ def load_detect_fn(spec: str, default_path: Path) -> DetectFn | None:
     return image_detector(lambda image: detect(model, image))
 
 
+def crop_of(frame: CropSample, square: tuple[float, float, float], size: int) -> CropSample:
+    """The `size` x `size` crop of a whole frame inside the square (x0, y0, side), cut with the exact
+    virtual camera (default `square`: the frame's own box, the whole image)."""
+    crop = virtual_crop(frame_intrinsics(frame), square, size)
+    return CropSample(frame.stamp_ns, frame.frame_id, warp_crop(frame.image, crop), crop.intrinsics.matrix(),
+                      crop.rotation, crop.box)
+
+
 class HandFinder:
     """Detector + tracker + crop for one camera stream (see the module docstring). Not thread-safe:
     the inference node's pose worker is its only user."""
@@ -161,11 +169,8 @@ class HandFinder:
         if square is None:
             self._intrinsics = None
             return Finding(None, self.score, detected)
-        crop = virtual_crop(intrinsics, square, self.crop_size)
         self._intrinsics = intrinsics
-        sample = CropSample(frame.stamp_ns, frame.frame_id, warp_crop(frame.image, crop), crop.intrinsics.matrix(),
-                            crop.rotation, crop.box)
-        return Finding(sample, self.score, detected)
+        return Finding(crop_of(frame, square, self.crop_size), self.score, detected)
 
     def follow(self, joints: np.ndarray) -> None:
         """The model's joints (21, 3) in the frame's optical frame for the crop :meth:`find` returned

@@ -17,7 +17,8 @@ a :class:`~gsdf_ros.hand_finder.HandFinder` runs the hand detector when its trac
 (no track, every ``redetect_every`` frames, joints that left the crop) and otherwise crops around
 the previous frame's projected joints. Below ``hand_score_threshold`` the frame's answer is "no
 hand": a result without parts, no model run, and the waiting mesh hand-off is dropped. Without a
-detector checkpoint the model's own whole-image look stands in for the detector (a WARN, once).
+detector checkpoint the model's own whole-image look stands in for the detector (a WARN, once); a
+predictor without one (a custom factory) gets the whole frame, as in crop_mode full.
 The window of a video model then holds the crops of the frames the pose worker processed.
 """
 
@@ -34,7 +35,7 @@ from rclpy.node import Node
 from gsdf.msg import CropFrame, HandObjectReconstruction
 from gsdf_ros.detect.tracker import TrackerConfig
 from gsdf_ros.errors import CheckpointError
-from gsdf_ros.hand_finder import HandFinder, load_detect_fn, look_detector
+from gsdf_ros.hand_finder import HandFinder, crop_of, load_detect_fn, look_detector
 from gsdf_ros.nodes import diagnostics, graph, params, runtime
 from gsdf_ros.nodes.conversions import crop_frame_to_sample, reconstruction_to_msg, stamp_to_ns
 from gsdf_ros.nodes.flow import LatestSlot, RateLimiter, SequenceGaps, StampWindow
@@ -113,6 +114,7 @@ class InferenceNode(Node):
         self._finder, self._finder_kind = make_finder(self._predictor, str(p["detector"]), int(p["crop_size"]),
                                                       float(p["hand_score_threshold"]), int(p["redetect_every"]))
         self._finder_warned = False
+        self._crop_size = int(p["crop_size"])
         self._last_whole: CropSample | None = None
         self._jump_back_ns = int(p["time_jump_back_s"] * 1e9)
         length = int(self._predictor.window_length)  # the requested window, or the model's own when 0
@@ -213,7 +215,7 @@ class InferenceNode(Node):
         else:
             result, job = self._predictor.predict(window), None
         elapsed_ms = (time.monotonic() - t0) * 1e3
-        if tracked:
+        if tracked and self._finder is not None:
             self._finder.follow(result.hand_joints)  # the next frame's crop (non-finite joints ask for a detection)
         facts = FrameFacts(hand_score, newest.box)
         result = dataclasses.replace(result, stamp_ns=newest.stamp_ns, frame_id=newest.frame_id,
@@ -235,15 +237,18 @@ class InferenceNode(Node):
     def _find_hand(self, frame: CropSample) -> tuple[list[CropSample], float] | None:
         """The crop window and hand score of a whole frame; None when there is no hand (answered
         here) or no way to find one (counted)."""
-        if self._finder is None:
-            self._reject(RejectReason.PROCESSING_ERROR, "a whole frame came (crop_mode detect) but there is no hand "
-                         "detector and the model has no whole-image look: set 'detector' or use another crop_mode")
-            return None
         if not self._finder_warned:
             self._finder_warned = True
-            if self._finder_kind != "detector":
+            if self._finder is None:
+                self.get_logger().warning("crop_mode detect without a hand detector checkpoint, and the predictor has "
+                                          "no whole-image look: whole frames are used as in crop_mode full, with no "
+                                          "hand check; detection quality is reduced")
+            elif self._finder_kind != "detector":
                 self.get_logger().warning(f"crop_mode detect without a hand detector checkpoint: {self._finder_kind} "
                                           "finds the hand; detection quality is reduced")
+        if self._finder is None:  # a predictor without a whole-image look: the whole frame, as crop_mode full
+            self._crop_window.add(crop_of(frame, frame.box, self._crop_size))
+            return self._crop_window.snapshot(), 1.0
         previous, self._last_whole = self._last_whole, frame
         if previous is not None and (previous.frame_id != frame.frame_id or stamp_order_reason(
                 previous.stamp_ns, frame.stamp_ns, self._jump_back_ns) is RejectReason.TIME_JUMP_BACK):
@@ -368,8 +373,9 @@ def set_torch_threads(threads: int) -> None:
 def make_finder(predictor: Predictor, detector: str, crop_size: int, threshold: float,
                 redetect_every: int) -> tuple[HandFinder | None, str]:
     """The hand finder of crop_mode detect and what finds the hand: ``detector`` (a checkpoint or
-    factory), the model's whole-image look (no checkpoint), or ``none`` (neither: whole frames are
-    refused). A named detector that cannot be loaded is a start-up error."""
+    factory), the model's whole-image look (no checkpoint), or nothing (neither: the whole frame is
+    the crop, hand score 1.0, as in crop_mode full). A named detector that cannot be loaded is a
+    start-up error."""
     try:
         detect = load_detect_fn(detector, graph.package_file(DEFAULT_DETECTOR))
     except Exception as exc:
@@ -378,7 +384,7 @@ def make_finder(predictor: Predictor, detector: str, crop_size: int, threshold: 
     if detect is None:
         look = getattr(predictor, "whole_image_look", None)
         if look is None:
-            return None, "none"
+            return None, "none (whole frames as in crop_mode full)"
         detect, kind = look_detector(look), "the model's whole-image look"
     cfg = TrackerConfig(score_threshold=threshold, redetect_every=redetect_every)
     return HandFinder(detect, crop_size, cfg), kind

@@ -315,12 +315,18 @@ def _detect_graph(node_process, probe, *inference_args: str):
     def result_of(stamp_ns: int) -> HandObjectReconstruction | None:
         return next((r for r in got["results"] if conv.stamp_to_ns(r.header.stamp) == stamp_ns), None)
 
+    for i in range(100):  # noise frames until the whole path is matched (frames sent before are lost)
+        send(SEC + i * 100_000_000, np.random.default_rng(1000 + i).integers(0, 120, (480, 640, 3), dtype=np.uint8))
+        if got["results"]:
+            break
+    assert got["results"], "no result for 100 warm-up frames"
     return send, result_of, got, lambda name: diag[name].get(name, {})
 
 
 def test_detect_mode_tracks_between_detections_and_no_hand_clears_the_outputs(node_process, probe) -> None:
     send, result_of, got, diag = _detect_graph(
         node_process, probe, "-p", "detector:=nodes_fake_predictor:red_patch_detector", "-p", "redetect_every:=4")
+    warm_up = len(got["results"])  # "no hand" answers, one detection each
     hand_stamps = [70 * SEC + i * 100_000_000 for i in range(16)]
     for i, stamp_ns in enumerate(hand_stamps):  # the "hand" moves across the frame (the fake model's joints do not
         send(stamp_ns, _frame_with_patch(i, 200 + 8 * i))  # follow it: the crop moves at detections only)
@@ -334,7 +340,7 @@ def test_detect_mode_tracks_between_detections_and_no_hand_clears_the_outputs(no
         assert abs(centre[0] - (230 + 8 * i)) < r.crop_box_size / 2, (i, centre)
     assert probe.spin_until(lambda: int(diag("gsdf_inference").get("poses published", 0)) >= len(hands), 5)
     runs, tracked = int(diag("gsdf_inference")["hand detector runs"]), int(diag("gsdf_inference")["tracked frames"])
-    assert 1 <= runs < len(hands) / 2 and tracked >= len(hands) / 2, diag("gsdf_inference")
+    assert 1 <= runs - warm_up < len(hands) / 2 and tracked >= len(hands) / 2, diag("gsdf_inference")
     assert diag("gsdf_inference")["hand finder"] == "detector"
 
     gone_stamps = [72 * SEC + i * 100_000_000 for i in range(8)]
@@ -343,17 +349,19 @@ def test_detect_mode_tracks_between_detections_and_no_hand_clears_the_outputs(no
     assert probe.spin_until(lambda: result_of(gone_stamps[-1]) is not None, 20)
     probe.spin_until(lambda: False, 0.5)
     no_hand = [conv.stamp_to_ns(r.header.stamp) for r in got["results"] if not r.parts]
-    assert no_hand and no_hand[-1] == gone_stamps[-1] and no_hand[0] <= gone_stamps[4], "re-detection within 4 frames"
+    gone = [s for s in no_hand if s >= gone_stamps[0]]
+    assert gone and gone[-1] == gone_stamps[-1] and gone[0] <= gone_stamps[4], "re-detection within 4 frames"
     assert all(result_of(s).hand_score < 0.5 and not result_of(s).hand_joints for s in no_hand)
     tf_stamps = {conv.stamp_to_ns(t.header.stamp) for m in got["tf"] for t in m.transforms}
-    assert not tf_stamps & set(no_hand) and max(tf_stamps) < no_hand[0], "no /tf once the hand is gone"
+    assert not tf_stamps & set(no_hand) and max(tf_stamps) < gone[0], "no /tf once the hand is gone"
     actions = [(m.ns, m.action) for a in got["markers"] for m in a.markers]
     deleted_at = max(i for i, a in enumerate(actions) if a == ("gsdf_hand_mesh", Marker.DELETE))
     assert {(ns, Marker.DELETE) for ns in conv.MARKER_NAMESPACES} <= set(actions[deleted_at - 3:deleted_at + 1])
     assert ("gsdf_hand_mesh", Marker.ADD) in actions[:deleted_at], "meshes were shown while the hand was there"
     assert all(action != Marker.ADD for _, action in actions[deleted_at:]), "nothing shown again after 'no hand'"
-    assert probe.spin_until(lambda: int(diag("gsdf_outputs").get("results without a hand", 0)) == len(no_hand), 5)
-    assert int(diag("gsdf_inference")["frames without a hand"]) == len(no_hand)
+    # (the warm-up's first answers may have gone out before every subscriber matched: at least, not exactly)
+    assert probe.spin_until(lambda: int(diag("gsdf_outputs").get("results without a hand", 0)) >= len(gone), 5)
+    assert int(diag("gsdf_inference")["frames without a hand"]) >= len(no_hand)
 
 
 def test_detect_mode_noise_frames_with_an_untrained_detector_give_no_hand(node_process, probe, tmp_path) -> None:
@@ -365,10 +373,11 @@ def test_detect_mode_noise_frames_with_an_untrained_detector_give_no_hand(node_p
         send(stamp_ns, np.random.default_rng(i).integers(0, 256, (480, 640, 3), dtype=np.uint8))
     assert probe.spin_until(lambda: result_of(stamps[-1]) is not None, 30), len(got["results"])
     without_hand = lambda: int(diag("gsdf_outputs").get("results without a hand", 0))  # noqa: E731
-    assert probe.spin_until(lambda: without_hand() == len(got["results"]), 5)
+    assert probe.spin_until(lambda: without_hand() >= len(stamps), 5)
     assert got["results"] and all(not r.parts and r.hand_score < 0.5 for r in got["results"])
     assert not got["tf"], "a noise frame is not a hand"
-    assert int(diag("gsdf_inference")["hand detector runs"]) == len(got["results"])
+    runs = lambda: int(diag("gsdf_inference").get("hand detector runs", 0))  # noqa: E731
+    assert probe.spin_until(lambda: runs() >= len(got["results"]), 5), (runs(), len(got["results"]))
 
 
 def test_detect_mode_without_a_detector_uses_the_models_look_and_warns_once(node_process, probe) -> None:
@@ -379,7 +388,8 @@ def test_detect_mode_without_a_detector_uses_the_models_look_and_warns_once(node
     from gsdf_ros.nodes import graph
 
     logs: list[Log] = []
-    probe.create_subscription(Log, "/rosout", logs.append, QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
+    rosout_qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+    probe.create_subscription(Log, "/rosout", logs.append, rosout_qos)
     shipped = graph.package_file(graph.DEFAULT_CHECKPOINT)
     send, result_of, got, diag = _detect_graph(
         node_process, probe, "-p", "detector:=none", "-p", f"checkpoint:={shipped}", "-p", "mesh_mode:=none")
