@@ -65,7 +65,9 @@ def paper_joints(pose_net: torch.nn.Module, sample: dict) -> np.ndarray:
     """Joints (21, 3) of a hand-centred dataset sample with its true wrist depth, in the sample's frame."""
     device = next(pose_net.parameters()).device
     with torch.no_grad():
-        out = pose_net(sample["image"][None].to(device), sample["K"][None].to(device), sample["wrist"][None, 2].to(device))
+        out = pose_net(
+            sample["image"][None].to(device), sample["K"][None].to(device), sample["wrist"][None, 2].to(device)
+        )
     return out.joints[0].double().cpu().numpy()
 
 
@@ -126,7 +128,10 @@ def summarize_pose(rows: Iterable[dict]) -> dict[str, dict[str, dict[str, float]
 
 def pose_table(summary: dict, label: str = "") -> str:
     """A markdown table: one line per protocol, mean (median) of each metric in cm."""
-    head = "| protocol | E_h (cm) | centroid baseline (cm) | baseline / E_h | bone-length error (cm) | wrist error (cm) | n |"
+    head = (
+        "| protocol | E_h (cm) | centroid baseline (cm) | baseline / E_h "
+        "| bone-length error (cm) | wrist error (cm) | n |"
+    )
     lines = [head, "|---|---|---|---|---|---|---|"]
     for protocol, metrics in summary.items():
         e, c = metrics["E_h"], metrics["centroid_E_h"]

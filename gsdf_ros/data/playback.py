@@ -77,7 +77,9 @@ def video_frames(path: Path, hfov_deg: float) -> Iterator[PlaybackFrame]:
             if not ok:
                 break
             h, w = bgr.shape[:2]
-            yield PlaybackFrame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), default_intrinsics(w, h, hfov_deg), f"{path.name}#{index}")
+            yield PlaybackFrame(
+                cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), default_intrinsics(w, h, hfov_deg), f"{path.name}#{index}"
+            )
             index += 1
     finally:
         capture.release()

@@ -123,8 +123,10 @@ class SceneDataset(Dataset):
         scale = fit * rng.uniform(*self.scale_range)
         canvas, _ = fit_to_canvas(image, (max(self.cfg.canvas[0], round(w * scale) + 1),
                                           max(self.cfg.canvas[1], round(h * scale) + 1)), scale)
-        dx = int(rng.integers(-max(0, canvas.shape[1] - self.cfg.canvas[0]), max(1, self.cfg.canvas[0] - round(w * scale))))
-        dy = int(rng.integers(-max(0, canvas.shape[0] - self.cfg.canvas[1]), max(1, self.cfg.canvas[1] - round(h * scale))))
+        dx = int(rng.integers(-max(0, canvas.shape[1] - self.cfg.canvas[0]),
+                              max(1, self.cfg.canvas[0] - round(w * scale))))
+        dy = int(rng.integers(-max(0, canvas.shape[0] - self.cfg.canvas[1]),
+                              max(1, self.cfg.canvas[1] - round(h * scale))))
         shift = np.float32([[1, 0, dx], [0, 1, dy]])
         out = cv2.warpAffine(canvas, shift, self.cfg.canvas, flags=cv2.INTER_NEAREST, borderValue=0)
         out = np.clip(out.astype(np.float32) * rng.uniform(0.75, 1.25, size=3), 0, 255)

@@ -154,11 +154,13 @@ def train_detector(cfg: DetectorTrainConfig, resume: str | Path | None = None) -
                 losses["loss"].backward()
                 optimiser.step()
                 step += 1
-                writer.writerow({"epoch": epoch, "step": step, "lr": lr, **{k: float(v.detach()) for k, v in losses.items()}})
+                values = {k: float(v.detach()) for k, v in losses.items()}
+                writer.writerow({"epoch": epoch, "step": step, "lr": lr, **values})
             log_file.flush()
             epoch += 1
             save(out / "last.pt", model, cfg, optimiser, epoch, step, fingerprint)
-            log.info("detector epoch %d/%d, step %d, loss %.4g", epoch, cfg.epochs, step, float(losses["loss"].detach()))
+            log.info("detector epoch %d/%d, step %d, loss %.4g",
+                     epoch, cfg.epochs, step, float(losses["loss"].detach()))
     return out / "last.pt"
 
 

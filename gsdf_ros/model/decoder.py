@@ -11,7 +11,12 @@ class SDFDecoder(nn.Module):
     """dims = [in, width x (num_layers-1), 1]; the layer before a skip outputs width - in so the concat is width."""
 
     def __init__(
-        self, in_dim: int, width: int = 512, num_layers: int = 5, skip_layers: tuple[int, ...] = (2,), dropout: float = 0.2
+        self,
+        in_dim: int,
+        width: int = 512,
+        num_layers: int = 5,
+        skip_layers: tuple[int, ...] = (2,),
+        dropout: float = 0.2,
     ) -> None:
         super().__init__()
         if num_layers < 2:

@@ -260,7 +260,8 @@ class GSDFNet(nn.Module):
                 out.append(self.hand_decoder(torch.cat([e_v, e_h], dim=-1)))
             else:
                 e_o = object_features(
-                    q, state.frames, state.joints - state.wrist[:, None], state.obj_center - state.wrist, s, dc.obj_point_latent
+                    q, state.frames, state.joints - state.wrist[:, None], state.obj_center - state.wrist, s,
+                    dc.obj_point_latent,
                 )
                 out.append(self.object_decoder(torch.cat([e_v, e_o], dim=-1)))
         return [_unflatten_clip(x, clip) for x in out]

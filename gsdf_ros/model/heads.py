@@ -122,7 +122,9 @@ class RootDepthHead(nn.Module):
 
     ``grad_scale`` is the share of its gradient passed on to the features (the shared backbone)."""
 
-    def __init__(self, in_channels: int, hidden: int, real_area: float, image_size: int, grad_scale: float = 1.0) -> None:
+    def __init__(
+        self, in_channels: int, hidden: int, real_area: float, image_size: int, grad_scale: float = 1.0
+    ) -> None:
         super().__init__()
         if not 0.0 <= grad_scale <= 1.0:
             raise ValueError(f"grad_scale must lie in [0, 1], got {grad_scale}")

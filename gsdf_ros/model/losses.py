@@ -43,7 +43,9 @@ def gsdf_loss(
         if key not in targets:
             raise ValueError(f"targets are missing {key!r}")
     if outputs["hand_sdf"].shape != targets["hand_sdf"].shape:
-        raise ValueError(f"hand_sdf: predicted {tuple(outputs['hand_sdf'].shape)} vs {tuple(targets['hand_sdf'].shape)}")
+        raise ValueError(
+            f"hand_sdf: predicted {tuple(outputs['hand_sdf'].shape)} vs {tuple(targets['hand_sdf'].shape)}"
+        )
     m_h, m_o = sdf_masks(targets["from_hand"], epoch, cfg.sdf_add_epoch)
     hand = masked_l1(outputs["hand_sdf"], targets["hand_sdf"], m_h, cfg.clamp)
     obj = masked_l1(outputs["obj_sdf"], targets["obj_sdf"], m_o, cfg.clamp)
@@ -69,7 +71,8 @@ def _pair_subset(pairs: torch.Tensor, generator: torch.Generator | None) -> torc
 def ordinal_loss(
     pred: torch.Tensor, gt: torch.Tensor, num_views: int = 21, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """Hand ordinal loss: joint level log(1+relu(-sign(g.v) p.v)) + part level relu(-sign((g_a x g_b).v)(p_a x p_b).v)."""
+    """Hand ordinal loss: joint level log(1+relu(-sign(g.v) p.v))
+    + part level relu(-sign((g_a x g_b).v)(p_a x p_b).v)."""
     if pred.shape != gt.shape or pred.shape[-2:] != (NUM_JOINTS, 3):
         raise ValueError(f"expected joints (B,{NUM_JOINTS},3) twice, got {tuple(pred.shape)} and {tuple(gt.shape)}")
     views = _view_vectors(num_views, generator).to(pred)
@@ -86,7 +89,9 @@ def ordinal_loss(
     return joint_level + part_level
 
 
-def trilinear_targets(idx: torch.Tensor, shape: tuple[int, int, int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def trilinear_targets(
+    idx: torch.Tensor, shape: tuple[int, int, int]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The 8 voxels around each fractional index (x, y, z) (B,J,3) of a (D,H,W) volume: flat positions
     (B,J,8), trilinear weights (B,J,8) summing to 1, and a (B,J) mask of indices inside the volume."""
     d, h, w = shape

@@ -51,7 +51,9 @@ class ResNetTrunk(nn.Module):
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
         in_ch = stem_width
         for i, (blocks, out_ch) in enumerate(zip(layers, channels)):
-            stage = [BasicBlock(in_ch if b == 0 else out_ch, out_ch, 2 if (b == 0 and i > 0) else 1) for b in range(blocks)]
+            stage = [
+                BasicBlock(in_ch if b == 0 else out_ch, out_ch, 2 if (b == 0 and i > 0) else 1) for b in range(blocks)
+            ]
             self.add_module(f"layer{i + 1}", nn.Sequential(*stage))
             in_ch = out_ch
         self.num_features = in_ch

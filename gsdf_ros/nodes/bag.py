@@ -58,7 +58,8 @@ def write_bag(path: Path, frames: list[PlaybackFrame], image_topic: str, info_to
         info_conn = writer.add_connection(info_topic, INFO_TOPIC_TYPE, typestore=store)
         for i, frame in enumerate(frames):
             stamp_ns = start_ns + i * period_ns
-            header = Header(stamp=Time(sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000), frame_id=frame_id)
+            stamp = Time(sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000)
+            header = Header(stamp=stamp, frame_id=frame_id)
             h, w = frame.image.shape[:2]
             image = Image(header=header, height=h, width=w, encoding="rgb8", is_bigendian=0, step=3 * w,
                           data=np.ascontiguousarray(frame.image).reshape(-1))
@@ -66,7 +67,8 @@ def write_bag(path: Path, frames: list[PlaybackFrame], image_topic: str, info_to
             info = CameraInfo(
                 header=header, height=h, width=w, distortion_model="plumb_bob", d=np.zeros(5),
                 k=k.reshape(-1), r=np.eye(3).reshape(-1), p=np.concatenate([k, np.zeros((3, 1))], axis=1).reshape(-1),
-                binning_x=0, binning_y=0, roi=RegionOfInterest(x_offset=0, y_offset=0, height=0, width=0, do_rectify=False),
+                binning_x=0, binning_y=0,
+                roi=RegionOfInterest(x_offset=0, y_offset=0, height=0, width=0, do_rectify=False),
             )
             writer.write(image_conn, stamp_ns, store.serialize_cdr(image, IMAGE_TOPIC_TYPE))
             writer.write(info_conn, stamp_ns, store.serialize_cdr(info, INFO_TOPIC_TYPE))

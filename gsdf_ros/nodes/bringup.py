@@ -122,7 +122,8 @@ def log(text: str) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="gsdf-bringup", description=__doc__.splitlines()[0])
     for argument in graph.LAUNCH_ARGUMENTS:
-        parser.add_argument(f"--{argument.name.replace('_', '-')}", dest=argument.name, default=argument.default, help=argument.description)
+        parser.add_argument(f"--{argument.name.replace('_', '-')}", dest=argument.name, default=argument.default,
+                            help=argument.description)
     parser.add_argument("--dry-run", action="store_true", help="print the node commands and exit")
     return parser.parse_args(argv)
 

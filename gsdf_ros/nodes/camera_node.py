@@ -27,13 +27,19 @@ PARAMETERS = (
     params.ParamSpec("source", "", "synthho:DIR[:SPLIT], images:DIR, video:FILE or bag:PATH", read_only=True),
     params.ParamSpec("rate_hz", 10.0, "frames per second", read_only=True, min_value=0.1, max_value=1000.0),
     params.ParamSpec("loop", False, "start over at the end of the source", read_only=True),
-    params.ParamSpec("max_frames", 0, "stop publishing after this many frames (0: no limit)", read_only=True, min_value=0, max_value=10**9),
+    params.ParamSpec("max_frames", 0, "stop publishing after this many frames (0: no limit)",
+                     read_only=True, min_value=0, max_value=10**9),
     params.ParamSpec("frame_id", "camera_color_optical_frame", "optical frame of the published images", read_only=True),
-    params.ParamSpec("hfov_deg", 60.0, "horizontal field of view for sources without intrinsics (images, video)", read_only=True, min_value=1.0, max_value=179.0),
-    params.ParamSpec("bag_image_topic", "/camera/color/image_raw", "image topic read from a bag source", read_only=True),
-    params.ParamSpec("bag_camera_info_topic", "/camera/color/camera_info", "camera info topic read from a bag source", read_only=True),
-    params.ParamSpec("wait_for_subscribers", 0, "hold playback until this many subscribers of image are matched", read_only=True, min_value=0, max_value=1000),
-    params.ParamSpec("index_file", "", "append '{stamp_ns, name}' JSON lines for every published frame (empty: off)", read_only=True),
+    params.ParamSpec("hfov_deg", 60.0, "horizontal field of view for sources without intrinsics (images, video)",
+                     read_only=True, min_value=1.0, max_value=179.0),
+    params.ParamSpec("bag_image_topic", "/camera/color/image_raw", "image topic read from a bag source",
+                     read_only=True),
+    params.ParamSpec("bag_camera_info_topic", "/camera/color/camera_info", "camera info topic read from a bag source",
+                     read_only=True),
+    params.ParamSpec("wait_for_subscribers", 0, "hold playback until this many subscribers of image are matched",
+                     read_only=True, min_value=0, max_value=1000),
+    params.ParamSpec("index_file", "", "append '{stamp_ns, name}' JSON lines for every published frame (empty: off)",
+                     read_only=True),
 )
 
 
@@ -67,7 +73,9 @@ class DemoCameraNode(Node):
         p = params.declare(self, PARAMETERS)
         self._p = p
         if not p["source"]:
-            raise ValueError("parameter 'source' is empty: give synthho:DIR[:SPLIT], images:DIR, video:FILE or bag:PATH")
+            raise ValueError(
+                "parameter 'source' is empty: give synthho:DIR[:SPLIT], images:DIR, video:FILE or bag:PATH"
+            )
         self._frames = self._open()
         self._index = Path(p["index_file"]) if p["index_file"] else None
         self._period_ns = int(1e9 / p["rate_hz"])

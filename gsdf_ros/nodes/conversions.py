@@ -127,7 +127,9 @@ def frames_from_msg(msg: HandObjectReconstruction) -> HandFrames | None:
     if not msg.parts & HandObjectReconstruction.PART_HAND_FRAMES:
         return None
     if len(msg.hand_joint_orientations) != NUM_JOINTS:
-        raise ValueError(f"PART_HAND_FRAMES with {len(msg.hand_joint_orientations)} joint orientations, not {NUM_JOINTS}")
+        raise ValueError(
+            f"PART_HAND_FRAMES with {len(msg.hand_joint_orientations)} joint orientations, not {NUM_JOINTS}"
+        )
     p = msg.hand_pose.position
     return HandFrames(
         joint_rotations=np.stack([rotation_of(q) for q in msg.hand_joint_orientations]),
@@ -177,7 +179,9 @@ def msg_to_reconstruction(msg: HandObjectReconstruction, with_meshes: bool = Tru
     lacks hand joints or is inconsistent."""
     joints = joints_from_msg(msg)
     if joints is None:
-        raise ValueError(f"message carries no {NUM_JOINTS} hand joints (parts={msg.parts}, {len(msg.hand_joints)} joints)")
+        raise ValueError(
+            f"message carries no {NUM_JOINTS} hand joints (parts={msg.parts}, {len(msg.hand_joints)} joints)"
+        )
     if len(msg.stage_names) != len(msg.stage_latency_ms):
         raise ValueError(f"{len(msg.stage_names)} stage names but {len(msg.stage_latency_ms)} latencies")
     q = msg.object_pose.orientation
@@ -194,8 +198,10 @@ def msg_to_reconstruction(msg: HandObjectReconstruction, with_meshes: bool = Tru
         object_orientation=np.array([q.x, q.y, q.z, q.w]) if msg.object_orientation_estimated else None,
         object_orientation_stamp_ns=(orientation_ns or None) if msg.object_orientation_estimated else None,
         hand_frames=frames_from_msg(msg),
-        hand_mesh=msg_to_mesh(msg.hand_mesh) if with_meshes and msg.parts & HandObjectReconstruction.PART_HAND_MESH else None,
-        object_mesh=msg_to_mesh(msg.object_mesh) if with_meshes and msg.parts & HandObjectReconstruction.PART_OBJECT_MESH else None,
+        hand_mesh=(msg_to_mesh(msg.hand_mesh)
+                   if with_meshes and msg.parts & HandObjectReconstruction.PART_HAND_MESH else None),
+        object_mesh=(msg_to_mesh(msg.object_mesh)
+                     if with_meshes and msg.parts & HandObjectReconstruction.PART_OBJECT_MESH else None),
         mesh_stamp_ns=mesh_ns or None,
         window_length=max(1, int(msg.window_length)),
         stage_ms={str(n): float(v) for n, v in zip(msg.stage_names, msg.stage_latency_ms)},
@@ -220,7 +226,8 @@ def tf_child_frames(prefix: str) -> list[str]:
 
 def _transform(header: Header, child: str, xyz: Iterable[float], xyzw: Iterable[float] | None) -> TransformStamped:
     x, y, z = (float(v) for v in xyz)
-    return TransformStamped(header=header, child_frame_id=child, transform=Transform(translation=Vector3(x=x, y=y, z=z), rotation=_quaternion(xyzw)))
+    transform = Transform(translation=Vector3(x=x, y=y, z=z), rotation=_quaternion(xyzw))
+    return TransformStamped(header=header, child_frame_id=child, transform=transform)
 
 
 def to_tf_message(rec: Reconstruction, prefix: str) -> TFMessage:
@@ -230,10 +237,14 @@ def to_tf_message(rec: Reconstruction, prefix: str) -> TFMessage:
     header = Header(stamp=ns_to_stamp(rec.stamp_ns), frame_id=rec.frame_id)
     names = tf_child_frames(prefix)
     frames = rec.hand_frames
-    joint_q = [IDENTITY_QUATERNION] * NUM_JOINTS if frames is None else [quaternion_xyzw(r) for r in frames.joint_rotations]
+    if frames is None:
+        joint_q = [IDENTITY_QUATERNION] * NUM_JOINTS
+    else:
+        joint_q = [quaternion_xyzw(r) for r in frames.joint_rotations]
     transforms = [_transform(header, name, xyz, q) for name, xyz, q in zip(names, rec.hand_joints.tolist(), joint_q)]
     if frames is not None:
-        transforms.append(_transform(header, names[NUM_JOINTS], frames.palm_origin, quaternion_xyzw(frames.palm_rotation)))
+        palm_q = quaternion_xyzw(frames.palm_rotation)
+        transforms.append(_transform(header, names[NUM_JOINTS], frames.palm_origin, palm_q))
     transforms.append(_transform(header, names[-1], rec.object_center, rec.object_orientation))
     return TFMessage(transforms=transforms)
 
@@ -244,7 +255,14 @@ def to_pose_stamped(rec: Reconstruction) -> PoseStamped:
 
 # --- RViz markers --------------------------------------------------------------------------
 
-def _marker(ns: str, kind: int, header: Header, points: list[Point], colour: tuple[float, ...], scale: tuple[float, float, float]) -> Marker:
+def _marker(
+    ns: str,
+    kind: int,
+    header: Header,
+    points: list[Point],
+    colour: tuple[float, ...],
+    scale: tuple[float, float, float],
+) -> Marker:
     marker = Marker(header=header, ns=ns, id=0, type=kind, action=Marker.ADD, points=points, frame_locked=False)
     marker.pose.orientation.w = 1.0
     marker.scale = Vector3(x=scale[0], y=scale[1], z=scale[2])
@@ -268,8 +286,10 @@ def skeleton_markers(rec: Reconstruction) -> list[Marker]:
     header = Header(stamp=ns_to_stamp(rec.stamp_ns), frame_id=rec.frame_id)
     bone_ends = rec.hand_joints[np.asarray(BONES).reshape(-1)]
     return [
-        _marker("gsdf_hand_joints", Marker.SPHERE_LIST, header, to_points(rec.hand_joints), JOINT_COLOUR, (JOINT_DIAMETER_M,) * 3),
-        _marker("gsdf_hand_bones", Marker.LINE_LIST, header, to_points(bone_ends), BONE_COLOUR, (BONE_WIDTH_M, 0.0, 0.0)),
+        _marker("gsdf_hand_joints", Marker.SPHERE_LIST, header, to_points(rec.hand_joints), JOINT_COLOUR,
+                (JOINT_DIAMETER_M,) * 3),
+        _marker("gsdf_hand_bones", Marker.LINE_LIST, header, to_points(bone_ends), BONE_COLOUR,
+                (BONE_WIDTH_M, 0.0, 0.0)),
     ]
 
 
@@ -289,7 +309,9 @@ def mesh_markers(rec: Reconstruction, lifetime_s: float = 0.0) -> list[Marker]:
     return markers
 
 
-def to_marker_array(rec: Reconstruction, with_meshes: bool = True, delete_all_first: bool = False, mesh_lifetime_s: float = 0.0) -> MarkerArray:
+def to_marker_array(
+    rec: Reconstruction, with_meshes: bool = True, delete_all_first: bool = False, mesh_lifetime_s: float = 0.0
+) -> MarkerArray:
     """Markers of one result: meshes (when wanted: each mesh it carries, a DELETE for each it does not),
     joints and bones."""
     markers = [delete_all_marker()] if delete_all_first else []

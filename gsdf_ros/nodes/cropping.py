@@ -47,7 +47,13 @@ def roi_box(roi: Sequence[float]) -> Box | None:
 
 
 def tracked_box(
-    intrinsics: Intrinsics, hand: TrackedHand | None, frame_id: str, stamp_ns: int, timeout_ns: int, pad_px: float, enlarge: float
+    intrinsics: Intrinsics,
+    hand: TrackedHand | None,
+    frame_id: str,
+    stamp_ns: int,
+    timeout_ns: int,
+    pad_px: float,
+    enlarge: float,
 ) -> Box | None:
     """A square box around the projected joints of a fresh hand of the same camera, else None."""
     if hand is None or hand.frame_id != frame_id or not 0 <= stamp_ns - hand.stamp_ns <= timeout_ns:

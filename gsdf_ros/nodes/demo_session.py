@@ -94,14 +94,18 @@ def run_session(cfg: SessionConfig) -> DemoRun:
     node.create_subscription(HandObjectReconstruction, "reconstruction",
                              lambda m: received.append((m, time.time_ns())), runtime.reliable_qos(100))
     node.create_subscription(HandObjectReconstruction, "reconstruction/meshes",
-                             lambda m: with_meshes.__setitem__(conv.stamp_to_ns(m.header.stamp), m), runtime.reliable_qos(100))
-    node.create_subscription(TFMessage, "/tf", lambda m: tf_count.__setitem__(0, tf_count[0] + 1), runtime.reliable_qos(100))
+                             lambda m: with_meshes.__setitem__(conv.stamp_to_ns(m.header.stamp), m),
+                             runtime.reliable_qos(100))
+    node.create_subscription(TFMessage, "/tf", lambda m: tf_count.__setitem__(0, tf_count[0] + 1),
+                             runtime.reliable_qos(100))
     t0 = time.monotonic()
     try:
         deadline = time.monotonic() + cfg.ready_timeout_s
         while node.count_publishers("/reconstruction") < 1:
             if time.monotonic() > deadline or bringup.poll() is not None:
-                raise RuntimeError(f"the graph did not come up in {cfg.ready_timeout_s:.0f} s (log: {cfg.out / 'graph.log'})")
+                raise RuntimeError(
+                    f"the graph did not come up in {cfg.ready_timeout_s:.0f} s (log: {cfg.out / 'graph.log'})"
+                )
             rclpy.spin_once(node, timeout_sec=0.2)
         camera = _start([
             sys.executable, "-m", "gsdf_ros.nodes.camera_node", "--ros-args",
@@ -130,7 +134,9 @@ def run_session(cfg: SessionConfig) -> DemoRun:
     names = _read_index(index)
     results = [
         LiveFrame(names[rec.stamp_ns], rec, recv)
-        for rec, recv in ((msg_to_reconstruction(with_meshes.get(conv.stamp_to_ns(m.header.stamp), m)), t) for m, t in received)
+        for rec, recv in (
+            (msg_to_reconstruction(with_meshes.get(conv.stamp_to_ns(m.header.stamp), m)), t) for m, t in received
+        )
         if rec.stamp_ns in names
     ]
     return DemoRun(frames_sent=len(names), results=results, seconds=seconds, checkpoint=cfg.checkpoint,

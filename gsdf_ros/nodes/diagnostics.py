@@ -60,7 +60,9 @@ class DropMeter:
     """Frames that arrived at a node and frames dropped at each of its places, in total and over a
     sliding window; the recent ratio dropped / arrived per place is what diagnostics warn on."""
 
-    def __init__(self, places: tuple[str, ...], window_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, places: tuple[str, ...], window_s: float = 10.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.window_s = window_s
         self._clock = clock
         self.totals: dict[str, int] = {place: 0 for place in places}
@@ -149,7 +151,9 @@ def to_status(report: Report, name: str, hardware_id: str) -> Any:
 class DiagnosticsTask:
     """Publishes `make_report()` of a node on /diagnostics every `period_s` seconds."""
 
-    def __init__(self, node: Any, make_report: Callable[[], Report], period_s: float = 1.0, hardware_id: str = "gsdf") -> None:
+    def __init__(
+        self, node: Any, make_report: Callable[[], Report], period_s: float = 1.0, hardware_id: str = "gsdf"
+    ) -> None:
         from diagnostic_msgs.msg import DiagnosticArray
 
         self._node = node

@@ -31,12 +31,20 @@ class LaunchArgument:
 
 
 LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
-    LaunchArgument("image", "/camera/color/image_raw", "camera image topic (sensor_msgs/Image); <image>/compressed is used when compressed is true"),
-    LaunchArgument("camera_info", "/camera/color/camera_info", "camera info topic (sensor_msgs/CameraInfo) of that image"),
-    LaunchArgument("compressed", "", "true: subscribe to <image>/compressed (sensor_msgs/CompressedImage) instead of <image>; empty: as the parameter file says"),
-    LaunchArgument("checkpoint", "", "model checkpoint file (or module:factory returning a Predictor); empty: as the parameter file says (its empty default: the shipped tiny SynthHO model)"),
-    LaunchArgument("device", "", "torch device of the model, e.g. cpu or cuda:0; empty: as the parameter file says (default cpu)"),
-    LaunchArgument("window_length", "", "frames per temporal window (0: the model's own); empty: as the parameter file says"),
+    LaunchArgument("image", "/camera/color/image_raw",
+                   "camera image topic (sensor_msgs/Image); <image>/compressed is used when compressed is true"),
+    LaunchArgument("camera_info", "/camera/color/camera_info",
+                   "camera info topic (sensor_msgs/CameraInfo) of that image"),
+    LaunchArgument("compressed", "",
+                   "true: subscribe to <image>/compressed (sensor_msgs/CompressedImage) instead of <image>; "
+                   "empty: as the parameter file says"),
+    LaunchArgument("checkpoint", "",
+                   "model checkpoint file (or module:factory returning a Predictor); empty: as the parameter file says "
+                   "(its empty default: the shipped tiny SynthHO model)"),
+    LaunchArgument("device", "",
+                   "torch device of the model, e.g. cpu or cuda:0; empty: as the parameter file says (default cpu)"),
+    LaunchArgument("window_length", "",
+                   "frames per temporal window (0: the model's own); empty: as the parameter file says"),
     LaunchArgument("namespace", "", "namespace of all gsdf nodes and their topics"),
     LaunchArgument("params_file", "", "parameter YAML (empty: the package's config/gsdf.yaml)"),
     LaunchArgument("rviz", "false", "also start RViz with rviz/gsdf.rviz"),
@@ -83,7 +91,11 @@ PARAMETER_ARGUMENTS: dict[str, tuple[str, Any]] = {
 def explicit_overrides(values: Mapping[str, str], node: str) -> dict[str, Any]:
     """The parameter overrides of `node` from the launch arguments given explicitly (non-empty)."""
     v = argument_values(values)
-    return {name: parse(v[name].strip()) for name, (owner, parse) in PARAMETER_ARGUMENTS.items() if owner == node and v[name].strip()}
+    return {
+        name: parse(v[name].strip())
+        for name, (owner, parse) in PARAMETER_ARGUMENTS.items()
+        if owner == node and v[name].strip()
+    }
 
 
 def nodes(values: Mapping[str, str]) -> list[NodeSpec]:
@@ -95,7 +107,9 @@ def nodes(values: Mapping[str, str]) -> list[NodeSpec]:
             "gsdf_preprocess",
             "preprocess_node",
             "gsdf_preprocess",
-            remappings=(("image", image), ("image/compressed", f"{image}/compressed"), ("camera_info", v["camera_info"])),
+            remappings=(
+                ("image", image), ("image/compressed", f"{image}/compressed"), ("camera_info", v["camera_info"])
+            ),
             overrides=explicit_overrides(v, "gsdf_preprocess"),
         ),
         NodeSpec(

@@ -66,7 +66,9 @@ def decode_pixels(height: int, width: int, encoding: str, is_bigendian: bool, st
     return pixels.reshape(shape)
 
 
-def encode_pixels(pixels: np.ndarray, encoding: str, step: int | None = None, is_bigendian: bool = False) -> tuple[int, bytes]:
+def encode_pixels(
+    pixels: np.ndarray, encoding: str, step: int | None = None, is_bigendian: bool = False
+) -> tuple[int, bytes]:
     """(step, data) for `pixels` in `encoding`, rows padded with zeros up to `step` bytes."""
     fmt = pixel_format(encoding)
     pixels = np.asarray(pixels)
@@ -74,7 +76,8 @@ def encode_pixels(pixels: np.ndarray, encoding: str, step: int | None = None, is
     if pixels.ndim == 3 and fmt.channels == 1 and pixels.shape[2] == 1:
         pixels = pixels[:, :, 0]
     if pixels.ndim != expected_ndim or (fmt.channels > 1 and pixels.shape[2] != fmt.channels):
-        raise ValueError(f"{encoding} needs an array of shape (H, W{'' if fmt.channels == 1 else f', {fmt.channels}'}), got {pixels.shape}")
+        shape = "(H, W)" if fmt.channels == 1 else f"(H, W, {fmt.channels})"
+        raise ValueError(f"{encoding} needs an array of shape {shape}, got {pixels.shape}")
     if pixels.dtype != fmt.dtype:
         raise ValueError(f"{encoding} needs dtype {fmt.dtype}, got {pixels.dtype}")
     height, width = pixels.shape[:2]
@@ -92,15 +95,20 @@ def encode_pixels(pixels: np.ndarray, encoding: str, step: int | None = None, is
 
 def image_to_numpy(msg: Any) -> np.ndarray:
     """The pixels of a ``sensor_msgs/Image``."""
-    return decode_pixels(int(msg.height), int(msg.width), str(msg.encoding), bool(msg.is_bigendian), int(msg.step), msg.data)
+    return decode_pixels(
+        int(msg.height), int(msg.width), str(msg.encoding), bool(msg.is_bigendian), int(msg.step), msg.data
+    )
 
 
-def numpy_to_image(pixels: np.ndarray, encoding: str, header: Any = None, step: int | None = None, is_bigendian: bool = False) -> Any:
+def numpy_to_image(
+    pixels: np.ndarray, encoding: str, header: Any = None, step: int | None = None, is_bigendian: bool = False
+) -> Any:
     """A ``sensor_msgs/Image`` holding `pixels` in `encoding`."""
     from sensor_msgs.msg import Image
 
     row_step, data = encode_pixels(pixels, encoding, step, is_bigendian)
-    msg = Image(height=int(pixels.shape[0]), width=int(pixels.shape[1]), encoding=encoding, is_bigendian=int(is_bigendian), step=row_step)
+    msg = Image(height=int(pixels.shape[0]), width=int(pixels.shape[1]), encoding=encoding,
+                is_bigendian=int(is_bigendian), step=row_step)
     if header is not None:
         msg.header = header
     msg.data = data
@@ -110,9 +118,13 @@ def numpy_to_image(pixels: np.ndarray, encoding: str, header: Any = None, step: 
 def to_rgb8(pixels: np.ndarray, encoding: str) -> np.ndarray:
     """An (H, W, 3) uint8 RGB copy of colour or mono8 pixels decoded from `encoding`."""
     if encoding not in COLOUR_ENCODINGS:
-        raise ValueError(f"encoding {encoding!r} is not a colour image; need one of {', '.join(sorted(COLOUR_ENCODINGS))}")
+        raise ValueError(
+            f"encoding {encoding!r} is not a colour image; need one of {', '.join(sorted(COLOUR_ENCODINGS))}"
+        )
     colour = ENCODINGS[encoding].colour
-    conversions = {"bgr": cv2.COLOR_BGR2RGB, "rgba": cv2.COLOR_RGBA2RGB, "bgra": cv2.COLOR_BGRA2RGB, "mono": cv2.COLOR_GRAY2RGB}
+    conversions = {
+        "bgr": cv2.COLOR_BGR2RGB, "rgba": cv2.COLOR_RGBA2RGB, "bgra": cv2.COLOR_BGRA2RGB, "mono": cv2.COLOR_GRAY2RGB
+    }
     if colour == "rgb":
         return np.array(pixels, copy=True)
     return cv2.cvtColor(np.ascontiguousarray(pixels), conversions[colour])

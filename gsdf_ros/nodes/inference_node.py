@@ -52,16 +52,26 @@ DEFAULT_DETECTOR = "models/hand_detector.pt"
 """The hand detector checkpoint shipped with the package (used by crop_mode detect when present)."""
 
 PARAMETERS = (
-    params.ParamSpec("checkpoint", "", "model checkpoint file, or module:factory returning a Predictor (empty: the shipped tiny SynthHO model)", read_only=True),
-    params.ParamSpec("device", "cpu", "torch device of the model, e.g. cpu or cuda:0 (a CUDA device that is not there is a start-up error)", read_only=True),
-    params.ParamSpec("window_length", 0, "frames per temporal window (0: the model's own)", read_only=True, min_value=0, max_value=64),
-    params.ParamSpec("mesh_mode", "c2f", "mesh extraction: c2f (coarse-to-fine narrow band), dense (the paper's grids) or none", read_only=True, choices=("c2f", "dense", "none")),
-    params.ParamSpec("mesh_resolution", 48, "marching-cubes grid resolution of the meshes", read_only=True, min_value=8, max_value=256),
-    params.ParamSpec("mesh_every", 1, "offer every n-th pose frame to the mesh worker (poses go out for every one)", read_only=True, min_value=1, max_value=1000),
-    params.ParamSpec("mesh_rate_hz", 1.25, "most meshes per second (0: as fast as the mesh worker goes)", min_value=0.0, max_value=100.0),
-    params.ParamSpec("mesh_nice", 5, "the mesh worker thread runs this much nicer than the pose worker (Linux, per thread), so poses win the CPU", read_only=True, min_value=0, max_value=19),
-    params.ParamSpec("orientation_max_age_s", 1.0, "pose messages carry the object orientation of a mesh at most this old", min_value=0.0, max_value=60.0),
-    params.ParamSpec("crop_queue_depth", 5, "QoS depth of the crop subscription", read_only=True, min_value=1, max_value=100),
+    params.ParamSpec("checkpoint", "", "model checkpoint file, or module:factory returning a Predictor "
+                     "(empty: the shipped tiny SynthHO model)", read_only=True),
+    params.ParamSpec("device", "cpu", "torch device of the model, e.g. cpu or cuda:0 "
+                     "(a CUDA device that is not there is a start-up error)", read_only=True),
+    params.ParamSpec("window_length", 0, "frames per temporal window (0: the model's own)", read_only=True,
+                     min_value=0, max_value=64),
+    params.ParamSpec("mesh_mode", "c2f", "mesh extraction: c2f (coarse-to-fine narrow band), dense (the paper's grids) "
+                     "or none", read_only=True, choices=("c2f", "dense", "none")),
+    params.ParamSpec("mesh_resolution", 48, "marching-cubes grid resolution of the meshes", read_only=True,
+                     min_value=8, max_value=256),
+    params.ParamSpec("mesh_every", 1, "offer every n-th pose frame to the mesh worker (poses go out for every one)",
+                     read_only=True, min_value=1, max_value=1000),
+    params.ParamSpec("mesh_rate_hz", 1.25, "most meshes per second (0: as fast as the mesh worker goes)",
+                     min_value=0.0, max_value=100.0),
+    params.ParamSpec("mesh_nice", 5, "the mesh worker thread runs this much nicer than the pose worker "
+                     "(Linux, per thread), so poses win the CPU", read_only=True, min_value=0, max_value=19),
+    params.ParamSpec("orientation_max_age_s", 1.0, "pose messages carry the object orientation of a mesh at most "
+                     "this old", min_value=0.0, max_value=60.0),
+    params.ParamSpec("crop_queue_depth", 5, "QoS depth of the crop subscription", read_only=True,
+                     min_value=1, max_value=100),
     params.ParamSpec("detector", "", "hand detector checkpoint for crop_mode detect (empty: the package's "
                      f"{DEFAULT_DETECTOR} when present, else the model's own whole-image look; none: that look; "
                      "or module:factory)", read_only=True),
@@ -72,7 +82,8 @@ PARAMETERS = (
     params.CROP_SIZE,
     params.ParamSpec("torch_threads", 0, "torch CPU threads of this process (0: torch's default)", read_only=True,
                      min_value=0, max_value=256),
-    params.ParamSpec("busy_drop_warn_ratio", 0.8, "diagnostics warn when more than this fraction of recent crops was dropped because the model was busy", min_value=0.0, max_value=1.0),
+    params.ParamSpec("busy_drop_warn_ratio", 0.8, "diagnostics warn when more than this fraction of recent crops "
+                     "was dropped because the model was busy", min_value=0.0, max_value=1.0),
     params.TIME_JUMP_BACK,
     params.INPUT_STALE,
     params.DIAGNOSTICS_PERIOD,
@@ -150,7 +161,8 @@ class InferenceNode(Node):
         self._sequences = {"pose": 0, "mesh": 0}
         self._publisher = self.create_publisher(HandObjectReconstruction, "reconstruction", runtime.reliable_qos(10))
         self._mesh_publisher = self.create_publisher(HandObjectReconstruction, MESH_TOPIC, runtime.reliable_qos(2))
-        runtime.watched_subscription(self, CropFrame, "crop", self._on_crop, runtime.reliable_qos(int(p["crop_queue_depth"])))
+        crop_qos = runtime.reliable_qos(int(p["crop_queue_depth"]))
+        runtime.watched_subscription(self, CropFrame, "crop", self._on_crop, crop_qos)
         self._workers = [threading.Thread(target=self._pose_loop, name="gsdf_pose_worker", daemon=True)]
         if self._two_rate and self._predictor.makes_meshes:
             self._workers.append(threading.Thread(target=self._mesh_loop, name="gsdf_mesh_worker", daemon=True))
@@ -171,7 +183,8 @@ class InferenceNode(Node):
     def _add_crop(self, msg: CropFrame) -> None:
         info, q = msg.camera_info, msg.virtual_rotation
         camera = CameraFacts(int(info.width), int(info.height), list(info.k), stamp_to_ns(msg.header.stamp))
-        reason = check_crop(msg.image.encoding, int(msg.image.width), int(msg.image.height), camera, (q.x, q.y, q.z, q.w))
+        reason = check_crop(msg.image.encoding, int(msg.image.width), int(msg.image.height), camera,
+                            (q.x, q.y, q.z, q.w))
         if reason is not None:
             self._reject(reason, f"crop {msg.image.encoding} {msg.image.width}x{msg.image.height} not usable")
             return
@@ -224,7 +237,8 @@ class InferenceNode(Node):
         if not result.is_finite():
             self._reject(RejectReason.NON_FINITE, "the predictor returned NaN or Inf: result not published")
             return
-        if not self._two_rate and (result.hand_mesh is not None or result.object_mesh is not None) and result.mesh_stamp_ns in (None, result.stamp_ns):
+        has_meshes = result.hand_mesh is not None or result.object_mesh is not None
+        if not self._two_rate and has_meshes and result.mesh_stamp_ns in (None, result.stamp_ns):
             self._publish(self._mesh_publisher, "mesh", result)  # a one-call predictor's fresh meshes
         self._publish(self._publisher, "pose", self._pose_only(result))
         self._latency.add(elapsed_ms)
@@ -278,7 +292,8 @@ class InferenceNode(Node):
         max_age_ns = float(self.get_parameter("orientation_max_age_s").value) * 1e9
         if result.object_orientation is None and known is not None and known.frame_id == result.frame_id \
                 and 0 <= result.stamp_ns - known.stamp_ns <= max_age_ns:
-            result = dataclasses.replace(result, object_orientation=known.quaternion, object_orientation_stamp_ns=known.stamp_ns)
+            result = dataclasses.replace(result, object_orientation=known.quaternion,
+                                         object_orientation_stamp_ns=known.stamp_ns)
         elif result.object_orientation is not None and result.object_orientation_stamp_ns is not None \
                 and not 0 <= result.stamp_ns - result.object_orientation_stamp_ns <= max_age_ns:
             result = dataclasses.replace(result, object_orientation=None, object_orientation_stamp_ns=None)
@@ -310,7 +325,8 @@ class InferenceNode(Node):
             return
         if result.object_orientation is not None:
             self._orientation = Orientation(result.frame_id, result.stamp_ns, result.object_orientation)
-        self._publish(self._mesh_publisher, "mesh", dataclasses.replace(result, stage_ms={**result.stage_ms, "meshes": elapsed_ms}))
+        stage_ms = {**result.stage_ms, "meshes": elapsed_ms}
+        self._publish(self._mesh_publisher, "mesh", dataclasses.replace(result, stage_ms=stage_ms))
         self._mesh_latency.add(elapsed_ms)
         self._counts["meshes published"] += 1
 
@@ -325,7 +341,8 @@ class InferenceNode(Node):
         count = self._rejects.add(reason)
         if reason not in (RejectReason.TIME_JUMP_BACK, RejectReason.FRAME_MISMATCH):
             self._drops.drop("rejected")
-        self.get_logger().warning(f"{reason.value} ({count} so far): {detail}", throttle_duration_sec=runtime.LOG_THROTTLE_S)
+        self.get_logger().warning(f"{reason.value} ({count} so far): {detail}",
+                                  throttle_duration_sec=runtime.LOG_THROTTLE_S)
 
     def _report(self) -> diagnostics.Report:
         report = diagnostics.input_report(self._rate, float(self.get_parameter("input_stale_s").value), "crop")
@@ -400,9 +417,13 @@ def check_device(device: str) -> None:
     index = int(name.split(":", 1)[1]) if ":" in name and name.split(":", 1)[1].isdigit() else 0
     if not torch.cuda.is_available():
         why = "this torch has no CUDA support" if torch.version.cuda is None else "no CUDA GPU is visible"
-        raise runtime.StartupError(f"device {device!r} was requested but {why} (torch {torch.__version__}); set device:=cpu or install a CUDA build", MODEL_LOAD_EXIT_CODE)
+        raise runtime.StartupError(f"device {device!r} was requested but {why} (torch {torch.__version__}); "
+                                   "set device:=cpu or install a CUDA build", MODEL_LOAD_EXIT_CODE)
     if index >= torch.cuda.device_count():
-        raise runtime.StartupError(f"device {device!r} was requested but only {torch.cuda.device_count()} CUDA device(s) exist", MODEL_LOAD_EXIT_CODE)
+        raise runtime.StartupError(
+            f"device {device!r} was requested but only {torch.cuda.device_count()} CUDA device(s) exist",
+            MODEL_LOAD_EXIT_CODE,
+        )
 
 
 def is_model_load_error(exc: BaseException) -> bool:
@@ -410,7 +431,9 @@ def is_model_load_error(exc: BaseException) -> bool:
     return isinstance(exc, (CheckpointError, FileNotFoundError, ValueError))
 
 
-def load_node_predictor(spec: str, device: str, window_length: int, mesh_options: dict[str, Any] | None = None) -> Predictor:
+def load_node_predictor(
+    spec: str, device: str, window_length: int, mesh_options: dict[str, Any] | None = None
+) -> Predictor:
     """:func:`load_predictor`, its model-loading errors turned into one fatal start-up error."""
     try:
         return load_predictor(spec, device, window_length, mesh_options)

@@ -48,11 +48,15 @@ MESH_TOPIC = "reconstruction/meshes"
 EXECUTOR_THREADS = 2
 
 PARAMETERS = (
-    params.ParamSpec("frame_prefix", "gsdf_", "prefix of the TF frames: <prefix>hand_<joint>, <prefix>hand (palm), <prefix>object", read_only=True),
-    params.ParamSpec("marker_rate_hz", 5.0, "most skeleton MarkerArray messages per second (0: none); mesh markers follow every mesh result", min_value=0.0, max_value=100.0),
+    params.ParamSpec("frame_prefix", "gsdf_", "prefix of the TF frames: <prefix>hand_<joint>, <prefix>hand (palm), "
+                     "<prefix>object", read_only=True),
+    params.ParamSpec("marker_rate_hz", 5.0, "most skeleton MarkerArray messages per second (0: none); mesh markers "
+                     "follow every mesh result", min_value=0.0, max_value=100.0),
     params.ParamSpec("publish_meshes", True, "hand and object mesh markers (TRIANGLE_LIST) from reconstruction/meshes"),
-    params.ParamSpec("mesh_marker_lifetime_s", 2.0, "mesh markers expire this long after their mesh unless a newer one replaces them (0: never)", min_value=0.0, max_value=3600.0),
-    params.ParamSpec("latency_warn_ms", 500.0, "diagnostics warn when the mean end-to-end latency exceeds this", min_value=0.0, max_value=1e6),
+    params.ParamSpec("mesh_marker_lifetime_s", 2.0, "mesh markers expire this long after their mesh unless a newer "
+                     "one replaces them (0: never)", min_value=0.0, max_value=3600.0),
+    params.ParamSpec("latency_warn_ms", 500.0, "diagnostics warn when the mean end-to-end latency exceeds this",
+                     min_value=0.0, max_value=1e6),
     params.TIME_JUMP_BACK,
     params.INPUT_STALE,
     params.DIAGNOSTICS_PERIOD,
@@ -106,8 +110,10 @@ class OutputsNode(Node):
         self._no_hand_stamp_ns: int | None = None
         self._meshes_withheld = 0
         pose_group, mesh_group = MutuallyExclusiveCallbackGroup(), MutuallyExclusiveCallbackGroup()
-        runtime.watched_subscription(self, HandObjectReconstruction, "reconstruction", self._on_reconstruction, runtime.reliable_qos(10), callback_group=pose_group)
-        self.create_subscription(HandObjectReconstruction, MESH_TOPIC, self._on_meshes, runtime.reliable_qos(2), callback_group=mesh_group)
+        runtime.watched_subscription(self, HandObjectReconstruction, "reconstruction", self._on_reconstruction,
+                                     runtime.reliable_qos(10), callback_group=pose_group)
+        self.create_subscription(HandObjectReconstruction, MESH_TOPIC, self._on_meshes, runtime.reliable_qos(2),
+                                 callback_group=mesh_group)
         diagnostics.DiagnosticsTask(self, self._report, p["diagnostics_period_s"])
 
     # --- poses ------------------------------------------------------------------------------
@@ -121,7 +127,8 @@ class OutputsNode(Node):
         try:
             self._publish_pose(msg, stamp_ns)
         except Exception as exc:  # one bad message must not stop the node
-            self._reject(RejectReason.MALFORMED_MESSAGE if isinstance(exc, ValueError) else RejectReason.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}")
+            reason = RejectReason.MALFORMED_MESSAGE if isinstance(exc, ValueError) else RejectReason.PROCESSING_ERROR
+            self._reject(reason, f"{type(exc).__name__}: {exc}")
         self._tf_delay.add((self.get_clock().now().nanoseconds - received_ns) / 1e6)
 
     def _publish_pose(self, msg: HandObjectReconstruction, stamp_ns: int) -> None:
@@ -161,12 +168,14 @@ class OutputsNode(Node):
         try:
             self._publish_meshes(msg)
         except Exception as exc:  # one bad message must not stop the node
-            self._reject(RejectReason.MALFORMED_MESSAGE if isinstance(exc, ValueError) else RejectReason.PROCESSING_ERROR, f"meshes: {type(exc).__name__}: {exc}")
+            reason = RejectReason.MALFORMED_MESSAGE if isinstance(exc, ValueError) else RejectReason.PROCESSING_ERROR
+            self._reject(reason, f"meshes: {type(exc).__name__}: {exc}")
 
     def _publish_meshes(self, msg: HandObjectReconstruction) -> None:
         stamp_ns = stamp_to_ns(msg.header.stamp)
-        if self._last_mesh_stamp_ns is not None and stamp_order_reason(self._last_mesh_stamp_ns, stamp_ns, self._jump_back_ns) is not None \
-                and self._last_mesh_stamp_ns - stamp_ns < self._jump_back_ns:
+        last_ns = self._last_mesh_stamp_ns
+        if last_ns is not None and stamp_order_reason(last_ns, stamp_ns, self._jump_back_ns) is not None \
+                and last_ns - stamp_ns < self._jump_back_ns:
             return  # an older mesh than the one shown: skip it (not an error: the two topics are not ordered together)
         if not bool(self.get_parameter("publish_meshes").value):
             return
@@ -178,7 +187,8 @@ class OutputsNode(Node):
             self._reject(RejectReason.NON_FINITE, "meshes with NaN or Inf not published")
             return
         self._last_mesh_stamp_ns = stamp_ns
-        self._marker_pub.publish(MarkerArray(markers=mesh_markers(rec, float(self.get_parameter("mesh_marker_lifetime_s").value))))
+        lifetime_s = float(self.get_parameter("mesh_marker_lifetime_s").value)
+        self._marker_pub.publish(MarkerArray(markers=mesh_markers(rec, lifetime_s)))
 
     # --- helpers ----------------------------------------------------------------------------
     def _due(self, limiter: RateLimiter) -> bool:
@@ -193,10 +203,12 @@ class OutputsNode(Node):
         count = self._rejects.add(reason)
         if reason is not RejectReason.TIME_JUMP_BACK:
             self._drops.drop("rejected")
-        self.get_logger().warning(f"{reason.value} ({count} so far): {detail}", throttle_duration_sec=runtime.LOG_THROTTLE_S)
+        self.get_logger().warning(f"{reason.value} ({count} so far): {detail}",
+                                  throttle_duration_sec=runtime.LOG_THROTTLE_S)
 
     def _report(self) -> diagnostics.Report:
-        report = diagnostics.input_report(self._rate, float(self.get_parameter("input_stale_s").value), "reconstruction")
+        stale_s = float(self.get_parameter("input_stale_s").value)
+        report = diagnostics.input_report(self._rate, stale_s, "reconstruction")
         report.values["published"] = self._published
         report.values["mesh rate (Hz)"] = round(self._mesh_rate.rate_hz(), 2)
         report.values["meshes received"] = self._mesh_rate.total

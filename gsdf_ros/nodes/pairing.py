@@ -41,7 +41,8 @@ class StampPairer(Generic[ImageT, InfoT]):
 
     def __init__(self, queue_size: int = 10, tolerance_ns: int = 0, jump_back_ns: int = 1_000_000_000) -> None:
         if queue_size < 1 or tolerance_ns < 0 or jump_back_ns <= 0:
-            raise ValueError(f"need queue_size >= 1, tolerance_ns >= 0, jump_back_ns > 0; got {queue_size}, {tolerance_ns}, {jump_back_ns}")
+            raise ValueError("need queue_size >= 1, tolerance_ns >= 0, jump_back_ns > 0; "
+                             f"got {queue_size}, {tolerance_ns}, {jump_back_ns}")
         self.queue_size = queue_size
         self.tolerance_ns = tolerance_ns
         self.jump_back_ns = jump_back_ns

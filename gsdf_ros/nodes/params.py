@@ -51,9 +51,13 @@ def declare(node: Any, specs: Iterable[ParamSpec]) -> dict[str, Any]:
             descriptor.additional_constraints = f"one of: {', '.join(spec.choices)}"
         if spec.min_value is not None and spec.max_value is not None:
             if isinstance(spec.default, float):
-                descriptor.floating_point_range = [FloatingPointRange(from_value=float(spec.min_value), to_value=float(spec.max_value))]
+                descriptor.floating_point_range = [
+                    FloatingPointRange(from_value=float(spec.min_value), to_value=float(spec.max_value))
+                ]
             elif isinstance(spec.default, int) and not isinstance(spec.default, bool):
-                descriptor.integer_range = [IntegerRange(from_value=int(spec.min_value), to_value=int(spec.max_value), step=1)]
+                descriptor.integer_range = [
+                    IntegerRange(from_value=int(spec.min_value), to_value=int(spec.max_value), step=1)
+                ]
         node.declare_parameter(spec.name, spec.default, descriptor)
     values = {s.name: node.get_parameter(s.name).value for s in specs}
     problems = [p for s in specs if (p := s.check(values[s.name]))]
@@ -81,12 +85,15 @@ CROP_SIZE = ParamSpec(
     min_value=16,
     max_value=2048,
 )
-DIAGNOSTICS_PERIOD = ParamSpec("diagnostics_period_s", 1.0, "seconds between /diagnostics messages", read_only=True, min_value=0.1, max_value=60.0)
-INPUT_STALE = ParamSpec("input_stale_s", 2.0, "diagnostics warn when no input arrived for this many seconds", min_value=0.1, max_value=3600.0)
+DIAGNOSTICS_PERIOD = ParamSpec("diagnostics_period_s", 1.0, "seconds between /diagnostics messages", read_only=True,
+                               min_value=0.1, max_value=60.0)
+INPUT_STALE = ParamSpec("input_stale_s", 2.0, "diagnostics warn when no input arrived for this many seconds",
+                        min_value=0.1, max_value=3600.0)
 TIME_JUMP_BACK = ParamSpec(
     "time_jump_back_s",
     1.0,
-    "a stamp at least this much older than the previous one is a jump back in time (bag loop, simulator reset): state is cleared",
+    "a stamp at least this much older than the previous one is a jump back in time (bag loop, simulator reset): "
+    "state is cleared",
     read_only=True,
     min_value=0.001,
     max_value=3600.0,
@@ -94,7 +101,8 @@ TIME_JUMP_BACK = ParamSpec(
 DROP_WARN = ParamSpec(
     "drop_warn_ratio",
     0.05,
-    "diagnostics warn when more than this fraction of the frames that arrived in the last 10 s was dropped at one place (pairing, transport gaps, queues)",
+    "diagnostics warn when more than this fraction of the frames that arrived in the last 10 s was dropped at one "
+    "place (pairing, transport gaps, queues)",
     min_value=0.0,
     max_value=1.0,
 )

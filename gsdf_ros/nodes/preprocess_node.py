@@ -35,9 +35,13 @@ from gsdf_ros.nodes.validation import CameraFacts, RejectCounter, RejectReason, 
 NODE_NAME = "gsdf_preprocess"
 
 PARAMETERS = (
-    params.ParamSpec("image_reliability", "auto", "QoS reliability of the image and camera_info subscriptions (auto: reliable unless the camera offers only best effort)", read_only=True, choices=runtime.RELIABILITY_CHOICES),
-    params.ParamSpec("image_queue_depth", 5, "QoS depth of the image and camera_info subscriptions", read_only=True, min_value=1, max_value=100),
-    params.ParamSpec("compressed", False, "subscribe to image/compressed (sensor_msgs/CompressedImage) instead of image", read_only=True),
+    params.ParamSpec("image_reliability", "auto", "QoS reliability of the image and camera_info subscriptions "
+                     "(auto: reliable unless the camera offers only best effort)", read_only=True,
+                     choices=runtime.RELIABILITY_CHOICES),
+    params.ParamSpec("image_queue_depth", 5, "QoS depth of the image and camera_info subscriptions", read_only=True,
+                     min_value=1, max_value=100),
+    params.ParamSpec("compressed", False, "subscribe to image/compressed (sensor_msgs/CompressedImage) instead of "
+                     "image", read_only=True),
     params.ParamSpec(
         "crop_mode",
         DETECT_MODE,
@@ -45,14 +49,21 @@ PARAMETERS = (
         "roi: the fixed roi; tracked: around the last reconstructed hand (full frame when stale)",
         choices=LIVE_CROP_MODES,
     ),
-    params.ParamSpec("roi", [0.0, 0.0, 0.0], "fixed crop box [x0, y0, size] in source pixels for crop_mode roi (size 0: full frame)"),
+    params.ParamSpec("roi", [0.0, 0.0, 0.0], "fixed crop box [x0, y0, size] in source pixels for crop_mode roi "
+                     "(size 0: full frame)"),
     params.CROP_SIZE,
-    params.ParamSpec("track_padding_px", 10.0, "tracked box: padding around the projected joints per side, source pixels", min_value=0.0, max_value=1000.0),
-    params.ParamSpec("track_enlarge", 1.5, "tracked box: enlargement of the padded square box", min_value=1.0, max_value=5.0),
-    params.ParamSpec("track_timeout_s", 0.5, "tracked box: a reconstruction older than this falls back to the full frame", min_value=0.0, max_value=60.0),
-    params.ParamSpec("pair_tolerance_s", 0.0, "largest stamp difference that pairs an image with a camera_info (0: exact)", read_only=True, min_value=0.0, max_value=1.0),
-    params.ParamSpec("pair_queue_size", 10, "unpaired messages kept per stream", read_only=True, min_value=1, max_value=1000),
-    params.ParamSpec("publish_crop_image", False, "also publish the crop as sensor_msgs/Image on crop/image (for RViz)", read_only=True),
+    params.ParamSpec("track_padding_px", 10.0, "tracked box: padding around the projected joints per side, source "
+                     "pixels", min_value=0.0, max_value=1000.0),
+    params.ParamSpec("track_enlarge", 1.5, "tracked box: enlargement of the padded square box",
+                     min_value=1.0, max_value=5.0),
+    params.ParamSpec("track_timeout_s", 0.5, "tracked box: a reconstruction older than this falls back to the full "
+                     "frame", min_value=0.0, max_value=60.0),
+    params.ParamSpec("pair_tolerance_s", 0.0, "largest stamp difference that pairs an image with a camera_info "
+                     "(0: exact)", read_only=True, min_value=0.0, max_value=1.0),
+    params.ParamSpec("pair_queue_size", 10, "unpaired messages kept per stream", read_only=True,
+                     min_value=1, max_value=1000),
+    params.ParamSpec("publish_crop_image", False, "also publish the crop as sensor_msgs/Image on crop/image "
+                     "(for RViz)", read_only=True),
     params.TIME_JUMP_BACK,
     params.INPUT_STALE,
     params.DIAGNOSTICS_PERIOD,
@@ -72,7 +83,9 @@ class PreprocessNode(Node):
         self._compressed = bool(p["compressed"])
         self._crop_size = int(p["crop_size"])
         jump_ns = int(p["time_jump_back_s"] * 1e9)
-        self._pairer: StampPairer[Any, CameraInfo] = StampPairer(int(p["pair_queue_size"]), int(p["pair_tolerance_s"] * 1e9), jump_ns)
+        self._pairer: StampPairer[Any, CameraInfo] = StampPairer(
+            int(p["pair_queue_size"]), int(p["pair_tolerance_s"] * 1e9), jump_ns
+        )
         self._rejects = RejectCounter()
         self._rate = diagnostics.RateMeter()
         self._drops = diagnostics.DropMeter(DROP_PLACES)
@@ -83,11 +96,16 @@ class PreprocessNode(Node):
 
         reliability, depth = str(p["image_reliability"]), int(p["image_queue_depth"])
         self._crop_pub = self.create_publisher(CropFrame, "crop", runtime.reliable_qos(10))
-        self._crop_image_pub = self.create_publisher(Image, "crop/image", runtime.reliable_qos(2)) if p["publish_crop_image"] else None
+        self._crop_image_pub = (
+            self.create_publisher(Image, "crop/image", runtime.reliable_qos(2)) if p["publish_crop_image"] else None
+        )
         image_type, image_topic = (CompressedImage, "image/compressed") if self._compressed else (Image, "image")
-        self._image_sub = runtime.AdaptiveSubscription(self, image_type, image_topic, self._on_image, reliability, depth)
-        self._info_sub = runtime.AdaptiveSubscription(self, CameraInfo, "camera_info", self._on_info, reliability, depth)
-        self.create_subscription(HandObjectReconstruction, "reconstruction", self._on_reconstruction, runtime.reliable_qos(2))
+        self._image_sub = runtime.AdaptiveSubscription(self, image_type, image_topic, self._on_image,
+                                                       reliability, depth)
+        self._info_sub = runtime.AdaptiveSubscription(self, CameraInfo, "camera_info", self._on_info,
+                                                      reliability, depth)
+        self.create_subscription(HandObjectReconstruction, "reconstruction", self._on_reconstruction,
+                                 runtime.reliable_qos(2))
         diagnostics.DiagnosticsTask(self, self._report, p["diagnostics_period_s"])
 
     # --- inputs ---------------------------------------------------------------------------
@@ -132,7 +150,8 @@ class PreprocessNode(Node):
         count = self._rejects.add(reason)
         if reason is not RejectReason.TIME_JUMP_BACK:
             self._drops.drop("rejected")
-        self.get_logger().warning(f"input rejected ({reason.value}, {count} so far): {detail}", throttle_duration_sec=runtime.LOG_THROTTLE_S)
+        self.get_logger().warning(f"input rejected ({reason.value}, {count} so far): {detail}",
+                                  throttle_duration_sec=runtime.LOG_THROTTLE_S)
 
     # --- one frame ------------------------------------------------------------------------
     def _process(self, image: Any, info: CameraInfo) -> None:
@@ -177,7 +196,8 @@ class PreprocessNode(Node):
     def _crop_camera(self, info: CameraInfo, camera: CameraFacts, stamp_ns: int) -> VirtualCrop | None:
         """The virtual camera of this frame's crop; None (counted) when K yields no usable one."""
         try:
-            intrinsics = Intrinsics.from_matrix(np.asarray(info.k, dtype=np.float64).reshape(3, 3), camera.width, camera.height)
+            k = np.asarray(info.k, dtype=np.float64).reshape(3, 3)
+            intrinsics = Intrinsics.from_matrix(k, camera.width, camera.height)
             box, mode = choose_box(
                 self.get_parameter("crop_mode").value,
                 intrinsics,
@@ -212,7 +232,8 @@ class PreprocessNode(Node):
             self._reject(RejectReason.MALFORMED_IMAGE, str(exc))
             return None
         if reason is not None:
-            self._reject(reason, f"image {getattr(image, 'encoding', 'compressed')} vs camera_info {camera.width}x{camera.height}")
+            encoding = getattr(image, "encoding", "compressed")
+            self._reject(reason, f"image {encoding} vs camera_info {camera.width}x{camera.height}")
             return None
         return rgb
 

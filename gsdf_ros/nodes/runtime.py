@@ -51,7 +51,9 @@ def watched_subscription(
 
     def on_matched(info: Any) -> None:
         if info.current_count_change:
-            node.get_logger().info(f"{resolved}: {info.current_count} publisher(s) matched ({info.current_count_change:+d})")
+            node.get_logger().info(
+                f"{resolved}: {info.current_count} publisher(s) matched ({info.current_count_change:+d})"
+            )
 
     def on_incompatible(info: Any) -> None:
         node.get_logger().warning(
@@ -62,13 +64,15 @@ def watched_subscription(
             on_incompatible_qos()
 
     events = SubscriptionEventCallbacks(matched=on_matched, incompatible_qos=on_incompatible)
-    subscription = node.create_subscription(msg_type, topic, callback, qos, event_callbacks=events, callback_group=callback_group)
+    subscription = node.create_subscription(msg_type, topic, callback, qos, event_callbacks=events,
+                                            callback_group=callback_group)
 
     def report_once() -> None:
         timer.cancel()
         count = node.count_publishers(resolved)
         log = node.get_logger().info if count else node.get_logger().warning
-        log(f"{resolved}: {count} publisher(s) matched {MATCH_REPORT_DELAY_S:.0f} s after start" + ("" if count else " — check the remapping"))
+        hint = "" if count else " — check the remapping"
+        log(f"{resolved}: {count} publisher(s) matched {MATCH_REPORT_DELAY_S:.0f} s after start{hint}")
 
     timer = node.create_timer(MATCH_REPORT_DELAY_S, report_once)
     return subscription
@@ -95,13 +99,18 @@ class AdaptiveSubscription:
     """A sensor subscription whose reliability follows the ``auto`` rule, re-made with best effort
     when a best-effort-only publisher appears later (an incompatible-QoS event), with a warning."""
 
-    def __init__(self, node: Node, msg_type: Any, topic: str, callback: Callable[[Any], None], requested: str, depth: int) -> None:
+    def __init__(
+        self, node: Node, msg_type: Any, topic: str, callback: Callable[[Any], None], requested: str, depth: int
+    ) -> None:
         self._node, self._type, self._topic, self._callback, self._depth = node, msg_type, topic, callback, depth
         self.requested = requested
         self.reliability = choose_reliability(requested, publisher_reliabilities(node, topic))
         self._switch_timer = None
-        self.subscription = watched_subscription(node, msg_type, topic, callback, sensor_qos(self.reliability, depth), self._on_incompatible)
-        node.get_logger().info(f"{node.resolve_topic_name(topic)}: subscribing {self.reliability} (image_reliability {requested})")
+        self.subscription = watched_subscription(node, msg_type, topic, callback, sensor_qos(self.reliability, depth),
+                                                 self._on_incompatible)
+        node.get_logger().info(
+            f"{node.resolve_topic_name(topic)}: subscribing {self.reliability} (image_reliability {requested})"
+        )
 
     def _on_incompatible(self) -> None:
         if self.requested != "auto" or self.reliability == "best_effort" or self._switch_timer is not None:
@@ -112,9 +121,11 @@ class AdaptiveSubscription:
         self._switch_timer.cancel()
         self._node.destroy_subscription(self.subscription)
         self.reliability = "best_effort"
-        self.subscription = watched_subscription(self._node, self._type, self._topic, self._callback, sensor_qos("best_effort", self._depth))
+        self.subscription = watched_subscription(self._node, self._type, self._topic, self._callback,
+                                                 sensor_qos("best_effort", self._depth))
         self._node.get_logger().warning(
-            f"{self._node.resolve_topic_name(self._topic)}: a publisher offers only best effort; now subscribing best effort "
+            f"{self._node.resolve_topic_name(self._topic)}: a publisher offers only best effort; "
+            "now subscribing best effort "
             "(large frames may be lost in transport: they are counted as missed)"
         )
 

@@ -41,7 +41,8 @@ def expected_reconstruction() -> HandObjectReconstruction:
     )
     msg.hand_joints = [Point(x=0.125 * j, y=-0.0625 * j, z=0.5 + 0.03125 * j) for j in range(21)]
     msg.hand_joint_confidence = array.array("f", [j / 32.0 for j in range(21)])
-    msg.object_pose = Pose(position=Point(x=0.25, y=-0.125, z=0.625), orientation=Quaternion(x=0.0, y=0.0, z=0.0, w=1.0))
+    msg.object_pose = Pose(position=Point(x=0.25, y=-0.125, z=0.625),
+                           orientation=Quaternion(x=0.0, y=0.0, z=0.0, w=1.0))
     msg.object_orientation_estimated = False
     msg.object_confidence = 0.75
     msg.hand_mesh = _mesh(offset=0.0, n_tri=4)
@@ -142,8 +143,10 @@ def run_pair(timeout_s: float = 30.0, pub_env: dict[str, str] | None = None) -> 
     """Start a subscriber and a publisher process; the subscriber's exit code and output."""
     env = dict(os.environ)
     cmd = [sys.executable, "-m", "gsdf_ros.nodes.selfcheck"]
-    sub = subprocess.Popen(cmd + ["sub", str(timeout_s)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    pub = subprocess.Popen(cmd + ["pub", str(timeout_s + 10)], env=pub_env or env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sub = subprocess.Popen(cmd + ["sub", str(timeout_s)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True)
+    pub = subprocess.Popen(cmd + ["pub", str(timeout_s + 10)], env=pub_env or env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
     try:
         out, _ = sub.communicate(timeout=timeout_s + 30)
     finally:

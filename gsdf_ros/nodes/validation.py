@@ -50,7 +50,9 @@ def check_intrinsics(k: Sequence[float]) -> RejectReason | None:
     return None
 
 
-def check_frame(encoding: str | None, width: int, height: int, stamp_ns: int, camera: CameraFacts) -> RejectReason | None:
+def check_frame(
+    encoding: str | None, width: int, height: int, stamp_ns: int, camera: CameraFacts
+) -> RejectReason | None:
     """The first reason the frame cannot be used with `camera`, or None.
 
     `encoding` is None for a compressed image (any decodable format is accepted).
@@ -68,7 +70,9 @@ CROP_ENCODING = "rgb8"
 UNIT_QUATERNION_TOLERANCE = 1e-3
 
 
-def check_crop(encoding: str, width: int, height: int, camera: CameraFacts, rotation_xyzw: Sequence[float]) -> RejectReason | None:
+def check_crop(
+    encoding: str, width: int, height: int, camera: CameraFacts, rotation_xyzw: Sequence[float]
+) -> RejectReason | None:
     """The first reason a ``gsdf/CropFrame`` cannot be used, or None.
 
     Like :func:`check_frame` (the crop's own CameraInfo is `camera`), and the image must be rgb8

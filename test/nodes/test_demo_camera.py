@@ -104,7 +104,8 @@ def test_camera_node_publishes_paired_frames_and_an_index(tmp_path: Path) -> Non
     node.create_subscription(CameraInfo, "camera_info", infos.append, 10)
     proc = subprocess.Popen([
         sys.executable, "-m", "gsdf_ros.nodes.camera_node", "--ros-args",
-        "-p", f"source:=images:{folder}", "-p", "rate_hz:=20.0", "-p", "max_frames:=4", "-p", "wait_for_subscribers:=1", "-p", f"index_file:={index}",
+        "-p", f"source:=images:{folder}", "-p", "rate_hz:=20.0", "-p", "max_frames:=4",
+        "-p", "wait_for_subscribers:=1", "-p", f"index_file:={index}",
     ], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 30

@@ -62,7 +62,9 @@ def test_frames_stay_rotations_for_degenerate_joints() -> None:
     assert all(_is_rotation(r) for r in frames.joint_rotations) and _is_rotation(frames.palm_rotation)
 
 
-def _box(extents: tuple[float, float, float], rotation: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _box(
+    extents: tuple[float, float, float], rotation: np.ndarray, centre: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     trimesh = pytest.importorskip("trimesh")
     box = trimesh.creation.box(extents=extents).subdivide().subdivide()
     return box.vertices @ rotation.T + centre, box.faces

@@ -23,7 +23,8 @@ STAMP_NS = 1_700_000_123_456_789_000
 
 def make_reconstruction(n_tri: int = 4, with_meshes: bool = True) -> Reconstruction:
     rng = np.random.default_rng(0)
-    mesh = TriangleMesh(rng.random((n_tri + 2, 3)).astype(np.float32), np.stack([np.zeros(n_tri), np.arange(1, n_tri + 1), np.arange(2, n_tri + 2)], 1).astype(np.int64))
+    faces = np.stack([np.zeros(n_tri), np.arange(1, n_tri + 1), np.arange(2, n_tri + 2)], 1).astype(np.int64)
+    mesh = TriangleMesh(rng.random((n_tri + 2, 3)).astype(np.float32), faces)
     return Reconstruction(
         stamp_ns=STAMP_NS,
         frame_id="camera_color_optical_frame",
@@ -45,7 +46,9 @@ def test_round_trip_keeps_every_field() -> None:
     msg = conv.reconstruction_to_msg(rec)
     assert msg.parts == 15 and conv.stamp_to_ns(msg.mesh_stamp) == rec.mesh_stamp_ns
     back = conv.msg_to_reconstruction(msg)
-    assert (back.stamp_ns, back.frame_id, back.window_length, back.mesh_stamp_ns) == (rec.stamp_ns, rec.frame_id, 3, rec.mesh_stamp_ns)
+    assert (back.stamp_ns, back.frame_id, back.window_length, back.mesh_stamp_ns) == (
+        rec.stamp_ns, rec.frame_id, 3, rec.mesh_stamp_ns
+    )
     np.testing.assert_allclose(back.hand_joints, rec.hand_joints)
     np.testing.assert_allclose(back.joint_confidence, rec.joint_confidence, atol=1e-7)
     np.testing.assert_allclose(back.object_orientation, rec.object_orientation)
@@ -90,7 +93,8 @@ def test_markers_have_stable_ids_and_whole_triangles() -> None:
         assert conv.stamp_to_ns(marker.header.stamp) == rec.mesh_stamp_ns
     assert len(by_ns["gsdf_hand_bones"].points) == 2 * len(BONES)
     assert len(by_ns["gsdf_hand_joints"].points) == 21
-    assert [m.ns for m in conv.to_marker_array(rec, with_meshes=False).markers] == ["gsdf_hand_joints", "gsdf_hand_bones"]
+    skeleton_only = conv.to_marker_array(rec, with_meshes=False)
+    assert [m.ns for m in skeleton_only.markers] == ["gsdf_hand_joints", "gsdf_hand_bones"]
 
 
 def test_crop_frame_round_trip_keeps_intrinsics_rotation_and_box() -> None:

@@ -16,7 +16,10 @@ import yaml
 from gsdf_ros.nodes import bringup, graph
 
 ROOT = Path(__file__).resolve().parents[2]
-OVERRIDES = {"image": "/cam/rgb", "camera_info": "/cam/info", "checkpoint": "/models/gsdf.ckpt", "device": "cuda:0", "window_length": "4", "namespace": "robot1", "compressed": "true"}
+OVERRIDES = {
+    "image": "/cam/rgb", "camera_info": "/cam/info", "checkpoint": "/models/gsdf.ckpt", "device": "cuda:0",
+    "window_length": "4", "namespace": "robot1", "compressed": "true",
+}
 
 
 class _Recorded:
@@ -103,14 +106,18 @@ def test_launch_file_and_bringup_start_the_same_nodes(monkeypatch: pytest.Monkey
 def test_launch_arguments_reach_the_right_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
     _, nodes = _launched_nodes(monkeypatch, {**OVERRIDES, "rviz": "true"})
     by_name = {n.kwargs["name"]: n.kwargs for n in nodes}
-    assert by_name["gsdf_inference"]["parameters"][1] == {"checkpoint": "/models/gsdf.ckpt", "device": "cuda:0", "window_length": 4}
+    assert by_name["gsdf_inference"]["parameters"][1] == {
+        "checkpoint": "/models/gsdf.ckpt", "device": "cuda:0", "window_length": 4
+    }
     assert ("image", "/cam/rgb") in by_name["gsdf_preprocess"]["remappings"]
     assert ("image/compressed", "/cam/rgb/compressed") in by_name["gsdf_preprocess"]["remappings"]
     assert by_name["gsdf_preprocess"]["parameters"][1] == {"compressed": True}
     assert by_name["rviz2"]["arguments"] == ["-d", str(graph.package_file("rviz/gsdf.rviz"))]
 
 
-def test_params_file_model_settings_are_used_unless_an_argument_is_given(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_params_file_model_settings_are_used_unless_an_argument_is_given(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """checkpoint, device and window_length of a params file reach the node when no launch argument
     names them (neither front end passes its own default on top), and an explicit argument wins."""
     params = yaml.safe_load((ROOT / "config" / "gsdf.yaml").read_text())
@@ -119,7 +126,8 @@ def test_params_file_model_settings_are_used_unless_an_argument_is_given(monkeyp
     params_file.write_text(yaml.safe_dump(params))
     for given, expected in (
         ({"params_file": str(params_file)}, {}),
-        ({"params_file": str(params_file), "device": "cpu", "window_length": "0"}, {"device": "cpu", "window_length": 0}),
+        ({"params_file": str(params_file), "device": "cpu", "window_length": "0"},
+         {"device": "cpu", "window_length": 0}),
     ):
         _, nodes = _launched_nodes(monkeypatch, given)
         inference = next(n.kwargs for n in nodes if n.kwargs["name"] == "gsdf_inference")

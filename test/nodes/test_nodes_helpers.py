@@ -146,7 +146,9 @@ def test_rate_meter_latency_and_reports() -> None:
     stats = diagnostics.LatencyStats()
     for ms in (10.0, 30.0):
         stats.add(ms)
-    assert diagnostics.latency_values("e2e", stats) == {"e2e last (ms)": 30.0, "e2e mean (ms)": 20.0, "e2e max (ms)": 30.0}
+    assert diagnostics.latency_values("e2e", stats) == {
+        "e2e last (ms)": 30.0, "e2e mean (ms)": 20.0, "e2e max (ms)": 30.0
+    }
     report = diagnostics.Report()
     report.worsen(diagnostics.ERROR, "bad")
     report.worsen(diagnostics.WARN, "less bad")
@@ -177,7 +179,8 @@ def test_choose_box_modes_and_fallbacks() -> None:
     box, mode = choose_box("tracked", roi=[], hand=hand, stamp_ns=1_100, **common)
     assert mode == "tracked" and box == pytest.approx((290.0, 190.0, 70.0))
     assert choose_box("tracked", roi=[], hand=hand, stamp_ns=2_000, **common)[1] == "full"  # stale
-    assert choose_box("tracked", roi=[], hand=TrackedHand(1_000, "other", joints), stamp_ns=1_100, **common)[1] == "full"
+    other_camera = TrackedHand(1_000, "other", joints)
+    assert choose_box("tracked", roi=[], hand=other_camera, stamp_ns=1_100, **common)[1] == "full"
     behind = TrackedHand(1_000, "cam", joints * np.array([1.0, 1.0, -1.0]))
     assert choose_box("tracked", roi=[], hand=behind, stamp_ns=1_100, **common)[1] == "full"
     with pytest.raises(ValueError, match="crop_mode"):

@@ -61,13 +61,18 @@ def _diagnostic_values(probe, node_name: str) -> dict[str, dict[str, str]]:
 
 
 def test_preprocess_crops_good_frames_and_counts_bad_ones(node_process, probe) -> None:
-    node_process("preprocess_node", "-p", "crop_mode:=full", "-p", "crop_size:=64", "-p", "image_reliability:=reliable", "-p", "diagnostics_period_s:=0.3")
+    node_process("preprocess_node", "-p", "crop_mode:=full", "-p", "crop_size:=64", "-p", "image_reliability:=reliable",
+                 "-p", "diagnostics_period_s:=0.3")
     image_pub = probe.create_publisher(type(numpy_to_image(np.zeros((1, 1), np.uint8), "mono8")), "image", RELIABLE)
     info_pub = probe.create_publisher(CameraInfo, "camera_info", RELIABLE)
     crops: list[CropFrame] = []
     probe.create_subscription(CropFrame, "crop", crops.append, RELIABLE)
     diag = _diagnostic_values(probe, "gsdf_preprocess")
-    assert probe.spin_until(lambda: image_pub.get_subscription_count() and info_pub.get_subscription_count() and probe.count_publishers("crop"), 20)
+    assert probe.spin_until(
+        lambda: (image_pub.get_subscription_count() and info_pub.get_subscription_count()
+                 and probe.count_publishers("crop")),
+        20,
+    )
 
     rgb = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
     depth = np.zeros((480, 640), np.uint16)
@@ -84,7 +89,9 @@ def test_preprocess_crops_good_frames_and_counts_bad_ones(node_process, probe) -
         image_pub.publish(numpy_to_image(pixels, encoding, header=_header(stamp_ns), step=pixels.strides[0] + 8))
         info_pub.publish(info)
         probe.spin_until(lambda: False, 0.15)
-    assert probe.spin_until(lambda: len(crops) >= 2 and diag.get("gsdf_preprocess", {}).get("rejected") == "6", 15), (len(crops), diag)
+    assert probe.spin_until(
+        lambda: len(crops) >= 2 and diag.get("gsdf_preprocess", {}).get("rejected") == "6", 15
+    ), (len(crops), diag)
 
     assert [conv.stamp_to_ns(c.header.stamp) for c in crops] == [10 * SEC, 15 * SEC]
     values = diag["gsdf_preprocess"]
@@ -96,7 +103,8 @@ def test_preprocess_crops_good_frames_and_counts_bad_ones(node_process, probe) -
         assert crop.header.frame_id == crop.camera_info.header.frame_id == FRAME
         np.testing.assert_allclose(np.reshape(crop.camera_info.k, (3, 3)), expected.intrinsics.matrix())
         assert (crop.box_x, crop.box_y, crop.box_size) == (-0.5, -80.5, 640.0)
-        assert (crop.virtual_rotation.x, crop.virtual_rotation.y, crop.virtual_rotation.z, crop.virtual_rotation.w) == (0.0, 0.0, 0.0, 1.0)
+        q = crop.virtual_rotation
+        assert (q.x, q.y, q.z, q.w) == (0.0, 0.0, 0.0, 1.0)
         assert (crop.image.width, crop.image.height, crop.image.encoding) == (64, 64, "rgb8")
     assert crops[1].sequence == crops[0].sequence + 1
 
@@ -104,29 +112,41 @@ def test_preprocess_crops_good_frames_and_counts_bad_ones(node_process, probe) -
 def _square(n_quads: int = 1) -> TriangleMesh:
     """`n_quads` unit squares side by side (two triangles each), metres, 0.5 m in front of the camera."""
     i = np.arange(n_quads)
-    vertices = np.stack([np.column_stack([i * 0.1 + dx, np.full(n_quads, dy), np.full(n_quads, 0.5)]) for dx, dy in ((0, 0), (0.1, 0), (0.1, 0.1), (0, 0.1))], 1)
+    vertices = np.stack([
+        np.column_stack([i * 0.1 + dx, np.full(n_quads, dy), np.full(n_quads, 0.5)])
+        for dx, dy in ((0, 0), (0.1, 0), (0.1, 0.1), (0, 0.1))
+    ], 1)
     base = 4 * i[:, None]
     faces = np.concatenate([base + [0, 1, 2], base + [0, 2, 3]])
     return TriangleMesh(vertices.reshape(-1, 3).astype(np.float32), faces)
 
 
-def _reconstruction(stamp_ns: int, hand_mesh: TriangleMesh | None = None, object_mesh: TriangleMesh | None = None) -> Reconstruction:
+def _reconstruction(
+    stamp_ns: int, hand_mesh: TriangleMesh | None = None, object_mesh: TriangleMesh | None = None
+) -> Reconstruction:
     joints = np.column_stack([np.linspace(-0.05, 0.05, 21), np.zeros(21), np.full(21, 0.5)])
     joints[[5, 9, 13, 17], 1] = [0.02, 0.0, -0.02, -0.04]  # a palm that spans a plane
     bones = np.repeat(np.eye(3)[None], 16, axis=0)
-    return Reconstruction(stamp_ns, FRAME, joints, np.ones(21), np.array([0.0, 0.02, 0.55]), hand_frames=hand_frames(joints, bones),
-                          hand_mesh=hand_mesh, object_mesh=object_mesh, mesh_stamp_ns=stamp_ns if hand_mesh or object_mesh else None)
+    return Reconstruction(stamp_ns, FRAME, joints, np.ones(21), np.array([0.0, 0.02, 0.55]),
+                          hand_frames=hand_frames(joints, bones), hand_mesh=hand_mesh, object_mesh=object_mesh,
+                          mesh_stamp_ns=stamp_ns if hand_mesh or object_mesh else None)
 
 
 def _outputs_probe(node_process, probe, *ros_args: str):
     node_process("outputs_node", "-p", "marker_rate_hz:=50.0", "-p", "frame_prefix:=gsdf_", *ros_args)
-    pubs = {topic: probe.create_publisher(HandObjectReconstruction, topic, RELIABLE) for topic in ("reconstruction", "reconstruction/meshes")}
+    pubs = {
+        topic: probe.create_publisher(HandObjectReconstruction, topic, RELIABLE)
+        for topic in ("reconstruction", "reconstruction/meshes")
+    }
     got: dict[str, list] = {"tf": [], "pose": [], "markers": []}
     stamp = lambda kind: (lambda m: got[kind].append((m, time.monotonic())))  # noqa: E731
-    probe.create_subscription(TFMessage, "/tf", stamp("tf"), QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
+    tf_qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+    probe.create_subscription(TFMessage, "/tf", stamp("tf"), tf_qos)
     probe.create_subscription(PoseStamped, "object_pose", stamp("pose"), RELIABLE)
     probe.create_subscription(MarkerArray, "markers", stamp("markers"), RELIABLE)
-    assert probe.spin_until(lambda: all(p.get_subscription_count() for p in pubs.values()) and probe.count_publishers("markers"), 20)
+    assert probe.spin_until(
+        lambda: all(p.get_subscription_count() for p in pubs.values()) and probe.count_publishers("markers"), 20
+    )
     return pubs, got
 
 
@@ -146,7 +166,8 @@ def test_outputs_publish_tf_pose_and_markers_for_a_result(node_process, probe) -
 
     assert len(got["tf"]) == 1, "one TFMessage per result"
     transforms = got["tf"][0][0].transforms
-    assert [t.child_frame_id for t in transforms] == [f"gsdf_hand_{n}" for n in JOINT_NAMES] + ["gsdf_hand", "gsdf_object"]
+    children = [f"gsdf_hand_{n}" for n in JOINT_NAMES] + ["gsdf_hand", "gsdf_object"]
+    assert [t.child_frame_id for t in transforms] == children
     assert {t.header.frame_id for t in transforms} == {FRAME}
     assert {conv.stamp_to_ns(t.header.stamp) for t in transforms} == {good_stamp}
     for t, expected in zip(transforms, list(rec.hand_frames.joint_rotations) + [rec.hand_frames.palm_rotation]):
@@ -163,8 +184,9 @@ def test_outputs_publish_tf_pose_and_markers_for_a_result(node_process, probe) -
     assert probe.spin_until(lambda: len(got["markers"]) >= 2, 10)
     meshes = {m.ns: m for m in got["markers"][1][0].markers}
     for ns in ("gsdf_hand_mesh", "gsdf_object_mesh"):
-        assert meshes[ns].action == Marker.ADD and meshes[ns].type == Marker.TRIANGLE_LIST and len(meshes[ns].points) == 6
-        assert meshes[ns].lifetime.sec == 2, "mesh markers expire unless replaced"
+        marker = meshes[ns]
+        assert marker.action == Marker.ADD and marker.type == Marker.TRIANGLE_LIST and len(marker.points) == 6
+        assert marker.lifetime.sec == 2, "mesh markers expire unless replaced"
 
 
 def test_outputs_delete_stale_mesh_markers(node_process, probe) -> None:
@@ -174,12 +196,16 @@ def test_outputs_delete_stale_mesh_markers(node_process, probe) -> None:
     pubs["reconstruction/meshes"].publish(conv.reconstruction_to_msg(_reconstruction(30 * SEC, _square(), _square())))
     assert probe.spin_until(lambda: ("gsdf_object_mesh", Marker.ADD) in _marker_actions(got), 15)
     pubs["reconstruction/meshes"].publish(conv.reconstruction_to_msg(_reconstruction(31 * SEC, _square(), None)))
-    assert probe.spin_until(lambda: ("gsdf_object_mesh", Marker.DELETE) in _marker_actions(got), 10), _marker_actions(got)
+    assert probe.spin_until(
+        lambda: ("gsdf_object_mesh", Marker.DELETE) in _marker_actions(got), 10
+    ), _marker_actions(got)
     no_hand = conv.reconstruction_to_msg(_reconstruction(32 * SEC))
     no_hand.parts = HandObjectReconstruction.PART_OBJECT_POSE
     no_hand.hand_joints, no_hand.hand_joint_confidence, no_hand.hand_joint_orientations = [], [], []
     pubs["reconstruction"].publish(no_hand)
-    wanted = {("gsdf_hand_mesh", Marker.DELETE), ("gsdf_hand_joints", Marker.DELETE), ("gsdf_hand_bones", Marker.DELETE)}
+    wanted = {
+        ("gsdf_hand_mesh", Marker.DELETE), ("gsdf_hand_joints", Marker.DELETE), ("gsdf_hand_bones", Marker.DELETE)
+    }
     assert probe.spin_until(lambda: wanted <= set(_marker_actions(got)), 10), _marker_actions(got)
 
 
@@ -193,7 +219,9 @@ def test_tf_is_not_delayed_by_a_large_mesh(node_process, probe) -> None:
     pubs["reconstruction/meshes"].publish(big)
     sent = time.monotonic()
     pubs["reconstruction"].publish(pose)
-    assert probe.spin_until(lambda: len(got["tf"]) >= 2 and any(m.ns == "gsdf_hand_mesh" for a, _ in got["markers"] for m in a.markers), 30)
+    assert probe.spin_until(
+        lambda: len(got["tf"]) >= 2 and any(m.ns == "gsdf_hand_mesh" for a, _ in got["markers"] for m in a.markers), 30
+    )
     tf_at = got["tf"][1][1]
     mesh_at = next(t for a, t in got["markers"] if any(m.ns == "gsdf_hand_mesh" for m in a.markers))
     assert tf_at < mesh_at, "the /tf of the later pose went out before the large mesh's markers"
@@ -218,7 +246,9 @@ def test_inference_publishes_newest_stamps_and_counts_drops(node_process, probe)
     # A first crop whose result has NaN joints (sent until counted; repeats are rejected as repeated stamps).
     ticks = iter(range(10**6))
     resend = lambda: next(ticks) % 10 == 0 and pub.publish(_crop(NAN_STAMP_NS))  # noqa: E731
-    assert probe.spin_until(lambda: diag.get("gsdf_inference", {}).get("rejected: non_finite") == "1", 15, step=resend), diag
+    assert probe.spin_until(
+        lambda: diag.get("gsdf_inference", {}).get("rejected: non_finite") == "1", 15, step=resend
+    ), diag
     stamps = [51 * SEC + i * 25_000_000 for i in range(60)]
     for stamp_ns in stamps:
         pub.publish(_crop(stamp_ns))
@@ -234,7 +264,8 @@ def test_inference_publishes_newest_stamps_and_counts_drops(node_process, probe)
     values = diag["gsdf_inference"]
     assert int(values["dropped: busy (pose)"]) > 0
     assert values["rejected: non_finite"] == "1"
-    assert int(values["dropped: busy (pose)"]) + len(results) + int(values["rejected"]) == int(values["crop received"]), values
+    accounted = int(values["dropped: busy (pose)"]) + len(results) + int(values["rejected"])
+    assert accounted == int(values["crop received"]), values
 
 
 def test_inference_poses_do_not_wait_for_meshes(node_process, probe) -> None:
@@ -246,7 +277,9 @@ def test_inference_poses_do_not_wait_for_meshes(node_process, probe) -> None:
     meshes: list[HandObjectReconstruction] = []
     probe.create_subscription(HandObjectReconstruction, "reconstruction", poses.append, RELIABLE)
     probe.create_subscription(HandObjectReconstruction, "reconstruction/meshes", meshes.append, RELIABLE)
-    assert probe.spin_until(lambda: pub.get_subscription_count() and probe.count_publishers("reconstruction/meshes"), 20)
+    assert probe.spin_until(
+        lambda: pub.get_subscription_count() and probe.count_publishers("reconstruction/meshes"), 20
+    )
     stamps = [60 * SEC + i * 50_000_000 for i in range(60)]  # 3 s at 20 Hz
     for stamp_ns in stamps:
         pub.publish(_crop(stamp_ns))
@@ -256,10 +289,13 @@ def test_inference_poses_do_not_wait_for_meshes(node_process, probe) -> None:
     assert len(poses) >= 0.6 * len(stamps), f"{len(poses)} poses for {len(stamps)} crops"
     assert 2 <= len(meshes) <= len(poses) / 3, f"{len(meshes)} meshes (0.5 s each) for {len(poses)} poses"
     mesh_bits = HandObjectReconstruction.PART_HAND_MESH | HandObjectReconstruction.PART_OBJECT_MESH
-    assert all(not p.parts & mesh_bits and not p.hand_mesh.triangles and conv.stamp_to_ns(p.mesh_stamp) == 0 for p in poses)
+    assert all(
+        not p.parts & mesh_bits and not p.hand_mesh.triangles and conv.stamp_to_ns(p.mesh_stamp) == 0 for p in poses
+    )
     pose_stamps = {conv.stamp_to_ns(p.header.stamp) for p in poses}
     for m in meshes:
-        assert m.parts & HandObjectReconstruction.PART_HAND_MESH and conv.stamp_to_ns(m.mesh_stamp) == conv.stamp_to_ns(m.header.stamp) in pose_stamps
+        assert m.parts & HandObjectReconstruction.PART_HAND_MESH
+        assert conv.stamp_to_ns(m.mesh_stamp) == conv.stamp_to_ns(m.header.stamp) in pose_stamps
     assert [p.sequence for p in poses] == list(range(poses[0].sequence, poses[0].sequence + len(poses)))
 
 

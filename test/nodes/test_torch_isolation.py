@@ -18,7 +18,9 @@ def torch_imported_after(code: str) -> bool:
     return out.stdout.strip().splitlines()[-1] == "True"
 
 
-@pytest.mark.parametrize("module", ["gsdf_ros.nodes.preprocess_node", "gsdf_ros.nodes.outputs_node", "gsdf_ros.nodes.bringup"])
+@pytest.mark.parametrize(
+    "module", ["gsdf_ros.nodes.preprocess_node", "gsdf_ros.nodes.outputs_node", "gsdf_ros.nodes.bringup"]
+)
 def test_node_module_does_not_import_torch(module: str) -> None:
     assert not torch_imported_after(f"import {module}"), f"{module} imports torch"
 
