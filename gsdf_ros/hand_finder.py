@@ -8,7 +8,7 @@ frame's joints; it cuts that crop with the exact virtual camera. After the model
 the score threshold is the answer "no hand" (no crop, no model run).
 
 A detector is any callable ``(rgb, intrinsics) -> Detection``: the trained
-:class:`~gsdf_ros.detect.HandDetector` (:func:`load_detect_fn`), or, without a checkpoint, a
+:class:`~gsdf_ros.detect.model.HandDetector` (:func:`load_detect_fn`), or, without a checkpoint, a
 pseudo-detector made from the model's own whole-image look (:func:`look_detector`: the box of the
 projected joints, the mean joint confidence as the score), which finds the hand less reliably.
 """
@@ -28,7 +28,7 @@ from gsdf_ros.result import CropSample
 
 
 class Detection(Protocol):
-    """What a detector returns (:class:`gsdf_ros.detect.Detection` is one; torch stays out until a
+    """What a detector returns (:class:`gsdf_ros.detect.model.Detection` is one; torch stays out until a
     detector checkpoint is loaded)."""
 
     score: float

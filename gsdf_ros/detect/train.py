@@ -165,11 +165,15 @@ def train_detector(cfg: DetectorTrainConfig, resume: str | Path | None = None) -
 
 
 def detect(model: HandDetector, image: np.ndarray) -> Detection:
-    """The best hand in one (H, W, 3) uint8 RGB frame of any size, in its pixels."""
+    """The best hand in one (H, W, 3) uint8 RGB frame of any size, in its pixels.
+
+    The frame goes to the model's device; the outputs come back to the CPU once, so the returned
+    :class:`Detection` holds plain floats whatever the device."""
     canvas, scale = fit_to_canvas(image, model.cfg.canvas)
+    device = next(model.parameters()).device
     with torch.no_grad():
-        out = model(torch.from_numpy(normalise_image(canvas))[None])
-    return decode_detection(out, 0, scale)
+        out = model(torch.from_numpy(normalise_image(canvas))[None].to(device))
+    return decode_detection({k: v.detach().cpu() for k, v in out.items()}, 0, scale)
 
 
 def score_detector(model: HandDetector, data: SceneDataset, threshold: float = 0.5,

@@ -3,6 +3,9 @@ training run, and a tracker that cannot shrink onto or drift away from a static 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -76,6 +79,37 @@ def test_detector_trains_resumes_and_scores(tmp_path):
     with pytest.raises(ValueError, match="not a hand-detector"):
         torch.save({"kind": "other"}, tmp_path / "x.pt")
         load_detector(tmp_path / "x.pt")
+
+
+def test_detect_returns_plain_floats():
+    found = detect(HandDetector(CFG).eval(), np.zeros((240, 320, 3), np.uint8))
+    assert type(found.score) is float and all(type(v) is float for v in found.box)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_detect_runs_on_the_model_device():
+    model = HandDetector(CFG).eval()
+    image = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
+    on_cpu = detect(model, image)
+    on_gpu = detect(model.to("cuda"), image)
+    assert on_gpu.score == pytest.approx(on_cpu.score, abs=1e-3)
+    assert on_gpu.box == pytest.approx(on_cpu.box, abs=0.5)
+
+
+def test_the_package_and_the_tracker_do_not_import_torch():
+    code = "import sys\nimport gsdf_ros.detect.tracker\nprint('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_the_package_still_names_the_detector_lazily():
+    import gsdf_ros.detect as package
+    from gsdf_ros.detect import model
+
+    assert package.HandDetector is model.HandDetector and package.Detection is model.Detection
+    with pytest.raises(AttributeError):
+        package.no_such_name  # noqa: B018
 
 
 def test_forward_shapes():
