@@ -332,24 +332,38 @@ def delete_all_marker() -> Marker:
 # --- CropFrame <-> CropSample --------------------------------------------------------------
 
 def crop_frame_to_sample(msg: Any) -> Any:
-    """The CropSample of a ``gsdf/CropFrame`` (the crop image must be rgb8; a whole frame stays whole)."""
+    """The CropSample of a ``gsdf/CropFrame`` (a whole frame stays whole): the one validation of a
+    crop message, where it enters the inference process.
+
+    Raises :class:`~gsdf_ros.nodes.validation.Rejected` with the reason to count it under: what
+    :func:`~gsdf_ros.nodes.validation.check_crop` finds (not rgb8, zero stamp, size unlike its own
+    CameraInfo, unusable K, rotation not a finite unit quaternion), else MALFORMED_IMAGE when the
+    pixels do not decode.
+    """
     from transforms3d.quaternions import quat2mat
 
     from gsdf_ros.nodes.image_conversion import image_to_numpy
+    from gsdf_ros.nodes.validation import CameraFacts, Rejected, RejectReason, check_crop
     from gsdf_ros.result import CropSample
 
-    if msg.image.encoding != "rgb8":
-        raise ValueError(f"crop image must be rgb8, got {msg.image.encoding!r}")
-    q = msg.virtual_rotation
-    return CropSample(
-        stamp_ns=stamp_to_ns(msg.header.stamp),
-        frame_id=msg.header.frame_id,
-        image=image_to_numpy(msg.image),
-        k=np.asarray(msg.camera_info.k, dtype=np.float64).reshape(3, 3),
-        rotation=quat2mat([q.w, q.x, q.y, q.z]),
-        box=(float(msg.box_x), float(msg.box_y), float(msg.box_size)),
-        whole_frame=bool(msg.whole_frame),
-    )
+    info, q, image = msg.camera_info, msg.virtual_rotation, msg.image
+    stamp_ns = stamp_to_ns(msg.header.stamp)
+    camera = CameraFacts(int(info.width), int(info.height), list(info.k), stamp_ns)
+    reason = check_crop(image.encoding, int(image.width), int(image.height), camera, (q.x, q.y, q.z, q.w))
+    if reason is not None:
+        raise Rejected(reason, f"crop {image.encoding} {image.width}x{image.height} not usable")
+    try:
+        return CropSample(
+            stamp_ns=stamp_ns,
+            frame_id=msg.header.frame_id,
+            image=image_to_numpy(image),
+            k=np.asarray(info.k, dtype=np.float64).reshape(3, 3),
+            rotation=quat2mat([q.w, q.x, q.y, q.z]),
+            box=(float(msg.box_x), float(msg.box_y), float(msg.box_size)),
+            whole_frame=bool(msg.whole_frame),
+        )
+    except ValueError as exc:
+        raise Rejected(RejectReason.MALFORMED_IMAGE, str(exc)) from exc
 
 
 def make_crop_frame(header: Header, rgb: np.ndarray, crop: Any, source_size: tuple[int, int], sequence: int) -> Any:

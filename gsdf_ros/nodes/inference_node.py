@@ -37,10 +37,10 @@ from gsdf_ros.detect.tracker import TrackerConfig
 from gsdf_ros.errors import CheckpointError
 from gsdf_ros.hand_finder import HandFinder, crop_of, load_detect_fn, look_detector
 from gsdf_ros.nodes import diagnostics, graph, params, runtime
-from gsdf_ros.nodes.conversions import crop_frame_to_sample, reconstruction_to_msg, stamp_to_ns
+from gsdf_ros.nodes.conversions import crop_frame_to_sample, reconstruction_to_msg
 from gsdf_ros.nodes.flow import LatestSlot, RateLimiter, SequenceGaps, StampWindow
 from gsdf_ros.nodes.pairing import stamp_order_reason
-from gsdf_ros.nodes.validation import CameraFacts, RejectCounter, RejectReason, check_crop
+from gsdf_ros.nodes.validation import RejectCounter, Rejected, RejectReason
 from gsdf_ros.predictor import Predictor, TwoRatePredictor, load_predictor
 from gsdf_ros.result import CropSample, Reconstruction
 
@@ -181,17 +181,10 @@ class InferenceNode(Node):
             self._reject(RejectReason.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}")
 
     def _add_crop(self, msg: CropFrame) -> None:
-        info, q = msg.camera_info, msg.virtual_rotation
-        camera = CameraFacts(int(info.width), int(info.height), list(info.k), stamp_to_ns(msg.header.stamp))
-        reason = check_crop(msg.image.encoding, int(msg.image.width), int(msg.image.height), camera,
-                            (q.x, q.y, q.z, q.w))
-        if reason is not None:
-            self._reject(reason, f"crop {msg.image.encoding} {msg.image.width}x{msg.image.height} not usable")
-            return
         try:
-            sample = crop_frame_to_sample(msg)
-        except ValueError as exc:
-            self._reject(RejectReason.MALFORMED_IMAGE, str(exc))
+            sample = crop_frame_to_sample(msg)  # the one validation of a crop
+        except Rejected as exc:
+            self._reject(exc.reason, exc.detail)
             return
         accepted, reason = self._window.add(sample)
         if reason is not None:

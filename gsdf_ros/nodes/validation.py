@@ -89,6 +89,15 @@ def check_crop(
     return None
 
 
+class Rejected(ValueError):
+    """An input that cannot be used: the reason it is counted under, and a line for the log."""
+
+    def __init__(self, reason: RejectReason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
 class RejectCounter:
     """Counts of rejected inputs by reason."""
 

@@ -16,6 +16,7 @@ from visualization_msgs.msg import Marker  # noqa: E402
 from gsdf_ros.geometry import Intrinsics, virtual_crop  # noqa: E402
 from gsdf_ros.hand.joints import BONES, JOINT_NAMES  # noqa: E402
 from gsdf_ros.nodes import conversions as conv  # noqa: E402
+from gsdf_ros.nodes.validation import Rejected, RejectReason  # noqa: E402
 from gsdf_ros.result import Reconstruction, TriangleMesh  # noqa: E402
 
 STAMP_NS = 1_700_000_123_456_789_000
@@ -125,6 +126,43 @@ def test_whole_frame_carries_the_camera_and_stays_whole() -> None:
     np.testing.assert_allclose(sample.k, k)
     np.testing.assert_allclose(sample.rotation, np.eye(3))
     np.testing.assert_array_equal(sample.image, rgb)
+
+
+def _crop_msg():
+    crop = virtual_crop(Intrinsics(600.0, 610.0, 320.0, 240.0, 640, 480), (400.0, 100.0, 128.0), 16)
+    header = Header(frame_id="cam", stamp=conv.ns_to_stamp(STAMP_NS))
+    return conv.make_crop_frame(header, np.zeros((16, 16, 3), np.uint8), crop, (640, 480), 0)
+
+
+@pytest.mark.parametrize(
+    ("defect", "reason"),
+    [
+        ("encoding", RejectReason.UNSUPPORTED_ENCODING),
+        ("stamp", RejectReason.ZERO_STAMP),
+        ("size", RejectReason.SIZE_MISMATCH),
+        ("k", RejectReason.BAD_INTRINSICS),
+        ("rotation", RejectReason.MALFORMED_MESSAGE),
+        ("data", RejectReason.MALFORMED_IMAGE),
+    ],
+)
+def test_crop_frame_to_sample_is_the_one_crop_validation(defect: str, reason: RejectReason) -> None:
+    """Every defect of a crop message is found by crop_frame_to_sample and named by its reason."""
+    msg = _crop_msg()
+    if defect == "encoding":
+        msg.image.encoding = "bgr8"
+    elif defect == "stamp":
+        msg.header.stamp = conv.ns_to_stamp(0)
+    elif defect == "size":
+        msg.camera_info.width = 17
+    elif defect == "k":
+        msg.camera_info.k = [0.0] * 9
+    elif defect == "rotation":
+        msg.virtual_rotation.w = 2.0
+    else:
+        msg.image.data = bytes(5)
+    with pytest.raises(Rejected) as caught:
+        conv.crop_frame_to_sample(msg)
+    assert caught.value.reason is reason and caught.value.detail
 
 
 def test_no_hand_message_carries_only_the_score() -> None:
