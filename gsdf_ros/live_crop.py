@@ -26,8 +26,8 @@ from gsdf_ros.geometry.virtual_camera import (
 )
 from gsdf_ros.image_norm import normalise_image
 
-REFINE_STEPS = 2
-"""Hand crops after the whole-image look (the second settles the crop on the hand)."""
+REFINE_STEPS = 1
+"""Hand crops after the whole-image look."""
 
 
 def crop_input(image: np.ndarray, crop: VirtualCrop) -> tuple[torch.Tensor, torch.Tensor]:
