@@ -540,7 +540,6 @@ def train(
     """Run (or continue) the training ``cfg`` describes; ``dataset`` replaces the one under ``data_root``."""
     dist_info = init_distributed(cfg.device)
     device = resolve_device(cfg.device, dist_info)
-    torch.set_flush_denormal(True)  # sharp volume softmaxes underflow; denormal arithmetic is ~10x slower on CPU
     mcfg = model_config(cfg)
     out_dir = Path(cfg.out_dir)
     if dist_info.is_main:

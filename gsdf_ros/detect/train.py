@@ -117,7 +117,6 @@ def load_detector(path: str | Path, device: str | torch.device = "cpu") -> tuple
 
 def train_detector(cfg: DetectorTrainConfig, resume: str | Path | None = None) -> Path:
     """Run (or continue) a detector training; returns the path of ``last.pt``."""
-    torch.set_flush_denormal(True)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "train_config.yaml").write_text(yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False))
