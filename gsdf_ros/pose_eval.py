@@ -23,14 +23,14 @@ import torch
 from gsdf_ros.geometry.virtual_camera import to_source_frame
 from gsdf_ros.hand.joints import BONES
 from gsdf_ros.live_crop import REFINE_STEPS, locate_hand
+from gsdf_ros.metrics import CM_PER_M, joint_error
 
 POSE_PROTOCOLS: tuple[str, ...] = ("paper", "live")
-CM_PER_M = 100.0
 
 
 def mean_joint_error_cm(pred: np.ndarray, gt: np.ndarray) -> float:
-    """Mean Euclidean distance over joints (21, 3) given in metres, in cm."""
-    return float(np.linalg.norm(np.asarray(pred) - np.asarray(gt), axis=-1).mean() * CM_PER_M)
+    """Mean Euclidean distance over joints (21, 3) given in metres, in cm (E_h of :mod:`gsdf_ros.metrics`)."""
+    return joint_error(pred, gt) * CM_PER_M
 
 
 def centroid_baseline_cm(gt: np.ndarray) -> float:
