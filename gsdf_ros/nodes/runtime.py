@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import traceback
 from typing import Any, Callable
 
@@ -11,12 +13,14 @@ from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.signals import SignalHandlerOptions
 
 RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
 RELIABILITY_CHOICES = ("auto", "reliable", "best_effort")
 """auto: reliable, unless a publisher of the topic offers only best effort (then best effort)."""
 LOG_THROTTLE_S = 5.0
 MATCH_REPORT_DELAY_S = 2.0
+EXECUTOR_SHUTDOWN_S = 5.0  # longest wait for running callbacks when a node stops
 
 
 class StartupError(Exception):
@@ -131,14 +135,18 @@ class AdaptiveSubscription:
 
 
 def run(make_node: Callable[[], Node], args: list[str] | None = None, threads: int = 1) -> int:
-    """Init rclpy, make the node, spin it until Ctrl-C or shutdown (``threads`` > 1: a multi-threaded
-    executor, for nodes whose callback groups must not wait for each other), clean up.
+    """Init rclpy, make the node, spin it until Ctrl-C, SIGTERM or shutdown (``threads`` > 1: a
+    multi-threaded executor, for nodes whose callback groups must not wait for each other), clean up.
+
+    Stopping is orderly: on a signal the executor stops, its threads are joined, the node is closed
+    and destroyed, and only then is the context shut down (rclpy's own signal handler would shut the
+    context down first, and destroying a node after that can crash the process).
 
     Start-up and run time are told apart in the log: a node that cannot be made logs ``cannot
     start`` (no traceback for a :class:`StartupError`); an exception while spinning logs ``stopped
     by a run-time error`` with its traceback. Returns 0, the :class:`StartupError`'s exit code, or 1.
     """
-    rclpy.init(args=sys.argv if args is None else args)
+    rclpy.init(args=sys.argv if args is None else args, signal_handler_options=SignalHandlerOptions.NO)
     logger = rclpy.logging.get_logger("gsdf")
     node = None
     try:
@@ -178,19 +186,39 @@ def _start(make_node: Callable[[], Node], logger: Any) -> Node | None:
 
 
 def _spin(node: Node, threads: int, logger: Any) -> int:
-    """Spin until Ctrl-C or shutdown (0); an exception while running is logged as such (1)."""
-    try:
-        if threads > 1:
-            from rclpy.executors import MultiThreadedExecutor
+    """Spin in a thread until SIGINT/SIGTERM or shutdown (0); a run-time exception is logged as such (1).
 
-            executor = MultiThreadedExecutor(num_threads=threads)
-            executor.add_node(node)
+    The executor is shut down and its threads joined before returning, so no callback still runs
+    when the node is destroyed.
+    """
+    from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
+
+    executor = MultiThreadedExecutor(num_threads=threads) if threads > 1 else SingleThreadedExecutor()
+    executor.add_node(node)
+    stop = threading.Event()
+    errors: list[str] = []
+
+    def spin() -> None:
+        try:
             executor.spin()
-        else:
-            rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        return 0
-    except Exception:
-        logger.fatal(f"stopped by a run-time error:\n{traceback.format_exc()}")
+        except ExternalShutdownException:
+            pass
+        except Exception:
+            errors.append(traceback.format_exc())
+        finally:
+            stop.set()
+
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    spinner = threading.Thread(target=spin, name="executor", daemon=True)
+    try:
+        spinner.start()
+        stop.wait()
+    finally:
+        executor.shutdown(timeout_sec=EXECUTOR_SHUTDOWN_S)
+        spinner.join(EXECUTOR_SHUTDOWN_S)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if errors:
+        logger.fatal(f"stopped by a run-time error:\n{errors[0]}")
         return 1
     return 0

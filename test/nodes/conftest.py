@@ -43,7 +43,8 @@ def node_process() -> Iterator[Callable[..., subprocess.Popen]]:
 
 @pytest.fixture
 def probe() -> Iterator[Any]:
-    """An rclpy node in this process, with a helper to spin until a condition holds."""
+    """An rclpy node in this process, with helpers to spin until a condition holds and to send until
+    messages flow."""
     rclpy = pytest.importorskip("rclpy")
     rclpy.init()
     node = rclpy.create_node("gsdf_test_probe")
@@ -58,7 +59,17 @@ def probe() -> Iterator[Any]:
                 return True
         return False
 
+    def warm_up(send: Callable[[int], None], flowing: Callable[[], bool], tries: int = 60) -> bool:
+        """Call ``send(i)`` for i = 0, 1, ... until ``flowing()``: a publisher can see a subscription
+        before the subscriber has matched it, and what is sent in that window is lost."""
+        for i in range(tries):
+            send(i)
+            if flowing():
+                return True
+        return False
+
     node.spin_until = spin_until
+    node.warm_up = warm_up
     yield node
     node.destroy_node()
     rclpy.try_shutdown()

@@ -60,6 +60,12 @@ def _diagnostic_values(probe, node_name: str) -> dict[str, dict[str, str]]:
     return latest
 
 
+def _reject_counts(values: dict[str, str]) -> dict[str, int]:
+    """Per-reason reject counts from a preprocess diagnostics status."""
+    prefix = "rejected: "
+    return {key[len(prefix):]: int(v) for key, v in values.items() if key.startswith(prefix)}
+
+
 def test_preprocess_crops_good_frames_and_counts_bad_ones(node_process, probe) -> None:
     node_process("preprocess_node", "-p", "crop_mode:=full", "-p", "crop_size:=64", "-p", "image_reliability:=reliable",
                  "-p", "diagnostics_period_s:=0.3")
@@ -75,6 +81,17 @@ def test_preprocess_crops_good_frames_and_counts_bad_ones(node_process, probe) -
     )
 
     rgb = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
+
+    def send(stamp_ns: int, pixels: np.ndarray, encoding: str, info: CameraInfo) -> None:
+        image_pub.publish(numpy_to_image(pixels, encoding, header=_header(stamp_ns), step=pixels.strides[0] + 8))
+        info_pub.publish(info)
+        probe.spin_until(lambda: False, 0.15)
+
+    warm_up = lambda i: send(SEC + i * 1_000_000, rgb, "rgb8", _info(SEC + i * 1_000_000))  # noqa: E731
+    assert probe.warm_up(warm_up, lambda: bool(crops)), "no crop for 60 good warm-up frames"
+    probe.spin_until(lambda: diag.get("gsdf_preprocess"), 5)
+    before = _reject_counts(diag["gsdf_preprocess"])
+
     depth = np.zeros((480, 640), np.uint16)
     frames = [  # (stamp, pixels, encoding, camera_info), in publishing order
         (10 * SEC, rgb, "rgb8", _info(10 * SEC)),
@@ -85,19 +102,20 @@ def test_preprocess_crops_good_frames_and_counts_bad_ones(node_process, probe) -
         (14 * SEC - 100, rgb, "bgr8", _info(14 * SEC - 100)),  # out of order
         (15 * SEC, rgb[..., ::-1].copy(), "bgr8", _info(15 * SEC)),
     ]
-    for stamp_ns, pixels, encoding, info in frames:
-        image_pub.publish(numpy_to_image(pixels, encoding, header=_header(stamp_ns), step=pixels.strides[0] + 8))
-        info_pub.publish(info)
-        probe.spin_until(lambda: False, 0.15)
-    assert probe.spin_until(
-        lambda: len(crops) >= 2 and diag.get("gsdf_preprocess", {}).get("rejected") == "6", 15
-    ), (len(crops), diag)
+    for frame in frames:
+        send(*frame)
+    expected_rejects = {"unsupported_encoding": 1, "size_mismatch": 1, "bad_intrinsics": 2, "out_of_order": 2}
 
+    def rejects_seen() -> dict[str, int]:
+        after = _reject_counts(diag.get("gsdf_preprocess", {}))
+        return {reason: after.get(reason, 0) - before.get(reason, 0) for reason in expected_rejects}
+
+    tested = lambda: [c for c in crops if conv.stamp_to_ns(c.header.stamp) >= 10 * SEC]  # noqa: E731
+    assert probe.spin_until(lambda: len(tested()) >= 2 and rejects_seen() == expected_rejects, 15), (
+        f"{len(tested())} crops; diagnostics {diag}"
+    )
+    crops = tested()
     assert [conv.stamp_to_ns(c.header.stamp) for c in crops] == [10 * SEC, 15 * SEC]
-    values = diag["gsdf_preprocess"]
-    for reason in ("unsupported_encoding", "size_mismatch", "bad_intrinsics", "out_of_order"):
-        assert int(values[f"rejected: {reason}"]) >= 1, values
-    assert values["rejected: bad_intrinsics"] == "2"
     expected = virtual_crop(Intrinsics.from_matrix(np.reshape(K, (3, 3)), 640, 480), (-0.5, -80.5, 640.0), 64)
     for crop in crops:
         assert crop.header.frame_id == crop.camera_info.header.frame_id == FRAME
@@ -133,7 +151,8 @@ def _reconstruction(
 
 
 def _outputs_probe(node_process, probe, *ros_args: str):
-    node_process("outputs_node", "-p", "marker_rate_hz:=50.0", "-p", "frame_prefix:=gsdf_", *ros_args)
+    node_process("outputs_node", "-p", "marker_rate_hz:=50.0", "-p", "frame_prefix:=gsdf_", "-p",
+                 "diagnostics_period_s:=0.3", *ros_args)
     pubs = {
         topic: probe.create_publisher(HandObjectReconstruction, topic, RELIABLE)
         for topic in ("reconstruction", "reconstruction/meshes")
@@ -147,6 +166,19 @@ def _outputs_probe(node_process, probe, *ros_args: str):
     assert probe.spin_until(
         lambda: all(p.get_subscription_count() for p in pubs.values()) and probe.count_publishers("markers"), 20
     )
+    # Results with NaN joints (counted, nothing published) until each topic is seen to arrive.
+    diag = _diagnostic_values(probe, "gsdf_outputs")
+    non_finite = lambda: int(diag.get("gsdf_outputs", {}).get("rejected: non_finite", 0))  # noqa: E731
+    for pub in pubs.values():
+        seen = non_finite()
+        nan_result = conv.reconstruction_to_msg(_reconstruction(SEC))
+        nan_result.hand_joints[0].x = float("nan")
+
+        def send(_: int, pub=pub, msg=nan_result) -> None:
+            pub.publish(msg)
+            probe.spin_until(lambda: False, 0.2)
+
+        assert probe.warm_up(send, lambda: non_finite() > seen), f"nothing arrived on {pub.topic_name}"
     return pubs, got
 
 
@@ -351,11 +383,10 @@ def _detect_graph(node_process, probe, *inference_args: str):
     def result_of(stamp_ns: int) -> HandObjectReconstruction | None:
         return next((r for r in got["results"] if conv.stamp_to_ns(r.header.stamp) == stamp_ns), None)
 
-    for i in range(100):  # noise frames until the whole path is matched (frames sent before are lost)
-        send(SEC + i * 100_000_000, np.random.default_rng(1000 + i).integers(0, 120, (480, 640, 3), dtype=np.uint8))
-        if got["results"]:
-            break
-    assert got["results"], "no result for 100 warm-up frames"
+    noise = lambda i: np.random.default_rng(1000 + i).integers(0, 120, (480, 640, 3), dtype=np.uint8)  # noqa: E731
+    assert probe.warm_up(lambda i: send(SEC + i * 100_000_000, noise(i)), lambda: bool(got["results"]), 100), (
+        "no result for 100 warm-up frames"
+    )
     return send, result_of, got, lambda name: diag[name].get(name, {})
 
 
