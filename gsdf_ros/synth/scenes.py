@@ -26,7 +26,7 @@ import numpy as np
 from gsdf_ros.geometry.camera import Intrinsics
 from gsdf_ros.hand.skeleton import sample_template
 from gsdf_ros.synth.appearance import random_background, sample_lighting, sample_skin
-from gsdf_ros.synth.clips import ClipConfig, plan_clip, state_grasp
+from gsdf_ros.synth.clips import ClipConfig, ClipPlan, plan_clip, state_grasp
 from gsdf_ros.synth.generate import map_ordered, split_of, write_atomic
 from gsdf_ros.synth.grasp import GraspConfig, plan_hand_grasp, pose_hand
 from gsdf_ros.synth.objects import SynthObject, make_pose, random_rotation, sample_object
@@ -110,19 +110,22 @@ def scene_camera(rng: np.random.Generator, size: tuple[int, int], hfov_deg: tupl
     return Intrinsics(fx, fx, (width - 1) / 2.0, (height - 1) / 2.0, width, height)
 
 
+def plan_any_grasp(rng: np.random.Generator, template: np.ndarray) -> ClipPlan:
+    """A grasp clip of ``template``'s hand on some random object (objects are redrawn until one plans)."""
+    for _ in range(GraspConfig().attempts):
+        obj = sample_object(rng, position=np.zeros(3))
+        try:
+            return plan_clip(rng, plan_hand_grasp(rng, template, obj), ClipConfig())
+        except RuntimeError:
+            continue
+    raise RuntimeError("could not plan a grasp for a scene")
+
+
 def hand_object_items(rng: np.random.Generator, camera: Intrinsics, hand_px: float, with_object: bool):
     """Scene items of a hand (grasping, approaching or alone) whose joints' box spans ``hand_px``
     rendered pixels, anywhere in the image; with its camera-frame joints and wrist depth."""
     template = sample_template(rng)
-    for _ in range(GraspConfig().attempts):
-        obj = sample_object(rng, position=np.zeros(3))
-        try:
-            plan = plan_clip(rng, plan_hand_grasp(rng, template, obj), ClipConfig())
-            break
-        except RuntimeError:
-            continue
-    else:
-        raise RuntimeError("could not plan a grasp for a scene")
+    plan = plan_any_grasp(rng, template)
     state = plan.state(float(rng.uniform(0.3, 1.0)))
     local = pose_hand(template, state.articulation, state.wrist_pose)
     rotation = random_rotation(rng)
