@@ -115,6 +115,24 @@ def load_detector(path: str | Path, device: str | torch.device = "cpu") -> tuple
     return model.to(device).eval(), state
 
 
+def export_detector(src: str | Path, dst: str | Path) -> Path:
+    """A copy of a detector checkpoint without optimiser state (what the inference node loads)."""
+    _, state = load_detector(src)
+    state["optimizer_state"] = None
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    torch.save(state, tmp)
+    tmp.replace(dst)
+    return dst
+
+
+def is_detector_checkpoint(path: str | Path) -> bool:
+    """Whether ``path`` holds a hand-detector checkpoint (not a gSDF model one)."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    return isinstance(state, dict) and state.get("kind") == KIND
+
+
 def train_detector(cfg: DetectorTrainConfig, resume: str | Path | None = None) -> Path:
     """Run (or continue) a detector training; returns the path of ``last.pt``."""
     out = Path(cfg.out_dir)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from gsdf_ros.cli.export import main as export_main
 from gsdf_ros.detect.data import SceneDataset, box_iou, centre_targets, fit_to_canvas
 from gsdf_ros.detect.model import DetectorConfig, HandDetector, decode_detection
 from gsdf_ros.detect.tracker import HandTracker, TrackerConfig, inside_fraction, square_around
@@ -76,6 +77,11 @@ def test_detector_trains_resumes_and_scores(tmp_path):
     assert 0.0 <= report["ms_per_frame"]
     found = detect(model, np.zeros((480, 640, 3), np.uint8))
     assert 0.0 <= found.score <= 1.0
+    assert export_main([str(last), str(tmp_path / "shipped.pt")]) == 0
+    shipped, shipped_state = load_detector(tmp_path / "shipped.pt")
+    assert shipped_state["optimizer_state"] is None and state["optimizer_state"] is not None
+    trained, _ = load_detector(last)
+    assert all(torch.equal(a, b) for a, b in zip(shipped.state_dict().values(), trained.state_dict().values()))
     with pytest.raises(ValueError, match="not a hand-detector"):
         torch.save({"kind": "other"}, tmp_path / "x.pt")
         load_detector(tmp_path / "x.pt")
