@@ -193,13 +193,18 @@ def detect(model: HandDetector, image: np.ndarray) -> Detection:
     return decode_detection({k: v.detach().cpu() for k, v in out.items()}, 0, scale)
 
 
+HAND_SIZE_BINS = (0.0, 60.0, 120.0, 240.0, float("inf"))
+"""Edges of the hand-size bins of :func:`score_detector`: the longer side of the hand's box in the
+nominal camera frame, pixels."""
+
+
 def score_detector(model: HandDetector, data: SceneDataset, threshold: float = 0.5,
                    limit: int | None = None) -> dict[str, Any]:
-    """Recall at IoU >= 0.5 on frames with a hand, the share of hand-free frames called "hand", and the
-    mean detection time per frame (ms, this process), at ``threshold``."""
+    """Recall at IoU >= 0.5 on frames with a hand (overall and per hand size in the nominal frame), the
+    share of hand-free frames called "hand", and the mean detection time per frame (ms, this process)."""
     model.eval()
     count = len(data) if limit is None else min(limit, len(data))
-    hits = hands = false_alarms = empties = 0
+    false_alarms = empties = 0
     seconds = 0.0
     rows = []
     for index in range(count):
@@ -209,15 +214,25 @@ def score_detector(model: HandDetector, data: SceneDataset, threshold: float = 0
         seconds += time.perf_counter() - start
         iou = box_iou(found.box, box) if box is not None else 0.0
         said_hand = found.score >= threshold
+        row = {"index": index, "score": found.score, "iou": iou, "has_hand": box is not None,
+               "hit": bool(box is not None and said_hand and iou >= 0.5)}
         if box is None:
             empties += 1
             false_alarms += int(said_hand)
         else:
-            hands += 1
-            hits += int(said_hand and iou >= 0.5)
-        rows.append({"index": index, "score": found.score, "iou": iou, "has_hand": box is not None})
+            scale = data.scenes[index]["nominal_size"][0] / image.shape[1]
+            row["hand_px"] = scale * max(box[2] - box[0], box[3] - box[1])
+        rows.append(row)
+    hands = [r for r in rows if r["has_hand"]]
+    by_size = {}
+    for low, high in zip(HAND_SIZE_BINS[:-1], HAND_SIZE_BINS[1:]):
+        inside = [r["hit"] for r in hands if low <= r["hand_px"] < high]
+        name = f"{low:.0f}-{high:.0f}px" if np.isfinite(high) else f">={low:.0f}px"
+        by_size[name] = {"frames": len(inside),
+                         "recall@0.5": sum(inside) / len(inside) if inside else float("nan")}
     return {
-        "recall@0.5": hits / hands if hands else float("nan"), "hand_frames": hands,
+        "recall@0.5": sum(r["hit"] for r in hands) / len(hands) if hands else float("nan"), "hand_frames": len(hands),
+        "recall_by_hand_size": by_size,
         "false_hand_rate": false_alarms / empties if empties else float("nan"), "empty_frames": empties,
         "ms_per_frame": 1000.0 * seconds / max(count, 1), "threshold": threshold, "rows": rows,
     }
