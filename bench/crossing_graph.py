@@ -118,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     k = [float(v) for v in np.asarray(clips[0][1]["K"]).ravel()]
 
     work = Path(tempfile.mkdtemp(prefix="gsdf_crossing_"))
-    log = (work / "graph.log").open("w")
+    graph_log = work / "graph.log"
+    log = graph_log.open("w")
     graph = subprocess.Popen(
         [sys.executable, "-m", "gsdf_ros.nodes.bringup", "--image", IMAGE_TOPIC, "--camera-info", INFO_TOPIC,
          "--params-file", str(params_file(work, args.checkpoint, args.detector, args.threshold))],
@@ -166,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         deadline = time.monotonic() + 300
         warm = free[0]
         while not results:  # noise frames until results come back (frames sent before the graph is matched are lost)
-            if time.monotonic() > deadline or graph.poll() is not None:
-                raise RuntimeError(f"the graph did not come up (log: {work / 'graph.log'})")
+            if time.monotonic() > deadline or graph.poll() is not None or "cannot start" in graph_log.read_text():
+                raise RuntimeError(f"the graph did not come up (log: {graph_log})")
             play(warm, ("warmup", 0, 0))
         for c, (frames, _) in enumerate(clips):
             for i, rgb in enumerate(frames):
