@@ -74,13 +74,28 @@ def start_graph(
     image_topic: str = IMAGE_TOPIC,
     info_topic: str = INFO_TOPIC,
     pythonpath: list[Path] = (),
+    detector: str = "",
 ) -> subprocess.Popen:
     """``gsdf-bringup`` for `checkpoint` in its own session, its output and its nodes' to `log`; the
-    environment passes on unchanged (with `pythonpath` in front, for a module:factory predictor)."""
+    environment passes on unchanged (with `pythonpath` in front, for a module:factory predictor).
+    A non-empty `detector` overrides the parameter file's (``none``: the predictor's own whole-image
+    look finds the hand, as a test double's frames hold no real hand)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([*map(str, pythonpath), env.get("PYTHONPATH", "")])
     command = [sys.executable, "-m", "gsdf_ros.nodes.bringup", "--image", image_topic, "--camera-info", info_topic,
                "--checkpoint", checkpoint]
+    if detector:
+        import tempfile
+
+        import yaml
+
+        from gsdf_ros.nodes import graph
+
+        params = yaml.safe_load(graph.package_file(graph.PARAMS_FILE).read_text())
+        params["/**"]["ros__parameters"]["detector"] = detector
+        path = Path(tempfile.mkdtemp(prefix="gsdf_soak_")) / "params.yaml"
+        path.write_text(yaml.safe_dump(params, sort_keys=False))
+        command += ["--params-file", str(path)]
     return subprocess.Popen(command, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -243,6 +258,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--predictor", choices=("fake", "real"), default="fake",
                         help="fake: a test double; real: --checkpoint")
     parser.add_argument("--checkpoint", default="", help="checkpoint file for --predictor real")
+    parser.add_argument("--detector", default="", help="hand detector for --predictor real (empty: the params file's)")
     parser.add_argument("--start-timeout", type=float, default=60.0, help="seconds to wait for the graph to answer")
     parser.add_argument("--log", type=Path, default=None,
                         help="file for the graph's output (default: a new file in /tmp)")
@@ -265,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     log_path = args.log or Path(f"/tmp/gsdf-soak-{os.getpid()}.log")
     with open(log_path, "wb") as log:
         launched = time.monotonic()
-        bringup = start_graph(checkpoint, log, pythonpath=[BENCH.parent, BENCH])  # this source tree's nodes
+        detector = "none" if args.predictor == "fake" else args.detector
+        bringup = start_graph(checkpoint, log, pythonpath=[BENCH.parent, BENCH], detector=detector)  # this tree's nodes
         try:
             summary = _soak(args, bringup, claim.domain_id, checkpoint, launched)
         finally:

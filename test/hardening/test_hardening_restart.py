@@ -53,7 +53,7 @@ def test_killed_inference_node_is_restarted_and_outputs_resume(probe, tmp_path: 
                               QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE))
     camera = soak.SyntheticCamera(probe, rate_hz=15.0)
     with open(tmp_path / "graph.log", "wb") as log:
-        launcher = soak.start_graph("hardening_predictors:window_echo", log, pythonpath=[HERE])
+        launcher = soak.start_graph("hardening_predictors:window_echo", log, pythonpath=[HERE], detector="none")
         try:
             assert probe.spin_until(lambda: len(received) >= 5, 40), (tmp_path / "graph.log").read_text()
             old_pid = soak.node_pids(launcher.pid)["gsdf_inference"]
