@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import cv2
 import numpy as np
 import rclpy
 import yaml
+from observe_graph import close
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from tf2_msgs.msg import TFMessage
@@ -181,14 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         while time.monotonic() < settle:
             rclpy.spin_once(node, timeout_sec=0.05)
     finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-        if graph.poll() is None:
-            os.killpg(graph.pid, signal.SIGINT)
-            try:
-                graph.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(graph.pid, signal.SIGKILL)
+        close(node, graph)
 
     summary = score(sent, results, hand_tf, clips)
     summary.update(rate_hz=args.rate, image=f"{width}x{height}", graph_log=str(work / "graph.log"))

@@ -69,6 +69,18 @@ def params_file(mesh_mode: str, mesh_resolution: int, crop_mode: str, directory:
     return path
 
 
+def close(node: "rclpy.node.Node", graph: subprocess.Popen) -> None:
+    """Destroy the observer node, shut rclpy down and stop the graph's process group (SIGINT, then SIGKILL)."""
+    node.destroy_node()
+    rclpy.try_shutdown()
+    if graph.poll() is None:
+        os.killpg(graph.pid, signal.SIGINT)
+        try:
+            graph.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(graph.pid, signal.SIGKILL)
+
+
 def percentile(values: list[float], q: float) -> float | None:
     return float(np.percentile(values, q)) if values else None
 
@@ -161,14 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         while time.monotonic() < settle:
             rclpy.spin_once(node, timeout_sec=0.05)
     finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-        if graph.poll() is None:
-            os.killpg(graph.pid, signal.SIGINT)
-            try:
-                graph.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(graph.pid, signal.SIGKILL)
+        close(node, graph)
     input_hz = (state["sent"] - sent_at_start) / span
     tf_hz = len(state["tf"]) / span
     drops = {name: {k: v for k, v in values.items() if k.startswith(("dropped", "rejected", "mesh"))}
