@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,7 +25,7 @@ import cv2
 import numpy as np
 import rclpy
 import yaml
-from observe_graph import close
+from observe_graph import close, launch
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from tf2_msgs.msg import TFMessage
@@ -119,12 +116,8 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="gsdf_crossing_"))
     graph_log = work / "graph.log"
-    log = graph_log.open("w")
-    graph = subprocess.Popen(
-        [sys.executable, "-m", "gsdf_ros.nodes.bringup", "--image", IMAGE_TOPIC, "--camera-info", INFO_TOPIC,
-         "--params-file", str(params_file(work, args.checkpoint, args.detector, args.threshold))],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=dict(os.environ),
-    )
+    params = params_file(work, args.checkpoint, args.detector, args.threshold)
+    graph = launch(IMAGE_TOPIC, INFO_TOPIC, params, graph_log)
     rclpy.init()
     node = rclpy.create_node("gsdf_crossing_observer")
     reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)

@@ -69,6 +69,16 @@ def params_file(mesh_mode: str, mesh_resolution: int, crop_mode: str, directory:
     return path
 
 
+def launch(image_topic: str, info_topic: str, params: Path, log_path: Path) -> subprocess.Popen:
+    """``gsdf-bringup`` on these camera topics with this parameter file, in a process group of its own,
+    its output to ``log_path``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "gsdf_ros.nodes.bringup", "--image", image_topic, "--camera-info", info_topic,
+         "--params-file", str(params)],
+        stdout=log_path.open("w"), stderr=subprocess.STDOUT, start_new_session=True, env=dict(os.environ),
+    )
+
+
 def close(node: "rclpy.node.Node", graph: subprocess.Popen) -> None:
     """Destroy the observer node, shut rclpy down and stop the graph's process group (SIGINT, then SIGKILL)."""
     node.destroy_node()
@@ -102,12 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="gsdf_observe_"))
-    log = (work / "graph.log").open("w")
-    graph = subprocess.Popen(
-        [sys.executable, "-m", "gsdf_ros.nodes.bringup", "--image", IMAGE_TOPIC, "--camera-info", INFO_TOPIC,
-         "--params-file", str(params_file(args.mesh_mode, args.mesh_resolution, args.crop_mode, work))],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=dict(os.environ),
-    )
+    graph = launch(IMAGE_TOPIC, INFO_TOPIC, params_file(args.mesh_mode, args.mesh_resolution, args.crop_mode, work),
+                   work / "graph.log")
     rclpy.init()
     node = rclpy.create_node("gsdf_observer")
     reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
