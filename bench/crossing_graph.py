@@ -31,12 +31,12 @@ from sensor_msgs.msg import CameraInfo, Image
 from tf2_msgs.msg import TFMessage
 
 from gsdf.msg import HandObjectReconstruction
+from gsdf_ros.demo_finding import COVERED, joints_in_crop
 from gsdf_ros.synth.crossing import CrossingConfig, write_crossing_clip
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE_TOPIC, INFO_TOPIC = "/crossing/image", "/crossing/camera_info"
 FRAME = "crossing_camera_optical_frame"
-COVERED = 0.95
 
 
 def params_file(directory: Path, checkpoint: str | None, detector: str | None, threshold: float | None) -> Path:
@@ -78,14 +78,6 @@ def hand_free_frames(scenes: Path, count: int, size: tuple[int, int], seed: int)
         bgr = cv2.imread(str(scenes / row["file"]))
         pictures.append(cv2.resize(bgr, (width, height), interpolation=cv2.INTER_LINEAR)[..., ::-1].copy())
     return noise + pictures
-
-
-def coverage(joints_2d: np.ndarray, box: tuple[float, float, float]) -> float:
-    """The share of points (N, 2) inside the square crop box (x0, y0, size)."""
-    x0, y0, size = box
-    inside = (joints_2d[:, 0] >= x0) & (joints_2d[:, 0] <= x0 + size) & (joints_2d[:, 1] >= y0) & (
-        joints_2d[:, 1] <= y0 + size)
-    return float(inside.mean())
 
 
 def stamp_ns(stamp) -> int:
@@ -204,7 +196,7 @@ def score(sent: dict, results: dict, hand_tf: set, clips: list) -> dict:
         truth = clips[c][1]["frames"][i]
         gt_2d, gt = np.asarray(truth["joints_2d"]), np.asarray(truth["joints"])
         has_hand = bool(msg.parts & HandObjectReconstruction.PART_HAND_JOINTS) and len(msg.hand_joints) == 21
-        share = coverage(gt_2d, (msg.crop_box_x, msg.crop_box_y, msg.crop_box_size)) if has_hand else 0.0
+        share = joints_in_crop(gt_2d, (msg.crop_box_x, msg.crop_box_y, msg.crop_box_size)) if has_hand else 0.0
         shares.append(share)
         covered.append(share >= COVERED)
         row = {"frame": i, "score": round(float(msg.hand_score), 3), "coverage": round(share, 3),

@@ -89,12 +89,26 @@ def _label(panel: np.ndarray, text: str) -> np.ndarray:
     return out
 
 
-def write_pictures(run: DemoRun, root: Path, annotations: dict[str, layout.Annotation], out: Path) -> list[str]:
-    """PNGs of evenly spaced results and an animated GIF of all of them; the files written."""
+def save_strips(strips: list[np.ndarray], out: Path, prefix: str = "frame", gif: str = "demo.gif") -> list[str]:
+    """PNGs of evenly spaced pictures and an animated GIF of all of them; the file names written."""
     from PIL import Image
 
-    if not run.results:
+    if not strips:
         return []
+    written = []
+    picks = sorted({round(i) for i in np.linspace(0, len(strips) - 1, min(PICTURES, len(strips)))})
+    for i in picks:
+        path = out / f"{prefix}_{i:03d}.png"
+        Image.fromarray(strips[i]).save(path)
+        written.append(path.name)
+    frames = [Image.fromarray(s) for s in strips]
+    frames[0].save(out / gif, save_all=True, append_images=frames[1:], duration=400, loop=0, optimize=True)
+    written.append(gif)
+    return written
+
+
+def write_pictures(run: DemoRun, root: Path, annotations: dict[str, layout.Annotation], out: Path) -> list[str]:
+    """Input | live prediction | ground truth of evenly spaced results, and a GIF of all; the files written."""
     strips = []
     for frame in run.results:
         strip = picture(root, annotations[frame.name], frame.result)
@@ -102,17 +116,7 @@ def write_pictures(run: DemoRun, root: Path, annotations: dict[str, layout.Annot
         titles = ("input", "gsdf (live)", "ground truth")
         strip = np.concatenate([_label(strip[:, i * width:(i + 1) * width], t) for i, t in enumerate(titles)], axis=1)
         strips.append(strip)
-    written = []
-    picks = sorted({round(i) for i in np.linspace(0, len(strips) - 1, min(PICTURES, len(strips)))})
-    for i in picks:
-        path = out / f"frame_{i:03d}.png"
-        Image.fromarray(strips[i]).save(path)
-        written.append(path.name)
-    gif = out / "demo.gif"
-    frames = [Image.fromarray(s) for s in strips]
-    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=400, loop=0, optimize=True)
-    written.append(gif.name)
-    return written
+    return save_strips(strips, out)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -140,8 +144,10 @@ def timing_summary(run: DemoRun) -> dict:
     }
 
 
-def write_report(run: DemoRun, root: Path, split: str, out: Path, n_points: int = 10000) -> dict:
-    """Score, draw and write ``report.md``/``report.json`` under ``out``; returns the summary."""
+def write_report(run: DemoRun, root: Path, split: str, out: Path, n_points: int = 10000,
+                 finding: dict | None = None) -> dict:
+    """Score, draw and write ``report.md``/``report.json`` under ``out``; returns the summary. ``finding``:
+    the hand-finding part's report (:func:`gsdf_ros.demo_finding.write_finding_report`), when it ran."""
     out.mkdir(parents=True, exist_ok=True)
     annotations = {a.file_name: a for a in layout.read_annotations(root, split).values()}
     unknown = [f.name for f in run.results if f.name not in annotations]
@@ -153,6 +159,8 @@ def write_report(run: DemoRun, root: Path, split: str, out: Path, n_points: int 
     pictures = write_pictures(run, root, annotations, out)
     report = {"metrics": summary, "timing": timing, "per_frame": rows, "pictures": pictures,
               "checkpoint": run.checkpoint, "source": run.source, **run.extra}
+    if finding is not None:
+        report["finding"] = finding
     (out / "report.json").write_text(json.dumps(report, indent=2, default=float))
     (out / "report.md").write_text(report_markdown(report))
     return report
@@ -182,6 +190,10 @@ def report_markdown(report: dict) -> str:
         *[f"![{p}]({p})" for p in report["pictures"]],
         "",
     ]
+    if "finding" in report:
+        from gsdf_ros.demo_finding import finding_markdown
+
+        lines.append(finding_markdown(report["finding"]["summary"], report["finding"]["pictures"]))
     return "\n".join(lines)
 
 
@@ -192,6 +204,12 @@ def summary_line(report: dict) -> str:
     def mean(key: str) -> float:
         return m.get(key, {}).get("mean", math.nan)
 
-    return (f"gsdf-demo: {t['results']}/{t['frames_sent']} frames reconstructed, E_h {mean('E_h'):.2f} cm, "
+    line = (f"gsdf-demo: {t['results']}/{t['frames_sent']} frames reconstructed, E_h {mean('E_h'):.2f} cm, "
             f"E_o {mean('E_o'):.2f} cm, CD_h {mean('CD_h'):.3f} cm², CD_o {mean('CD_o'):.2f} cm², "
             f"latency {t['latency_ms_median']:.0f} ms (median), {t['output_rate_hz']:.2f} Hz")
+    if "finding" in report:
+        f = report["finding"]["summary"]
+        line += (f"; whole frames: hand covered on {f['clip_frames_covered']}/{f['clip_frames']} clip frames "
+                 f"(live E_h {f['clip_E_h_mean']:.2f} cm), a hand reported on "
+                 f"{f['hand_free_frames_hand_reported']}/{f['hand_free_frames']} frames without one")
+    return line

@@ -4,7 +4,10 @@ It makes held-out SynthHO approach-and-grasp clips (a seed the default checkpoin
 on), starts the whole ROS 2 graph with ``gsdf-bringup`` on a ROS domain of its own (demo camera →
 preprocessing → inference with the shipped checkpoint → outputs), plays a bounded number of
 frames, compares the live outputs with the ground truth and writes a report (metrics, latency,
-rate, pictures) — then ends with one summary line.
+rate, pictures). Then it starts the graph again in its default crop mode (hand detector and
+tracker) on whole 640x480 frames: a hand crossing the frame, then frames of noise and scenes
+without a hand (:mod:`gsdf_ros.demo_finding`), and reports whether the hand was found and
+followed and whether "no hand" was said — then ends with one summary line.
 """
 
 from __future__ import annotations
@@ -50,10 +53,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--split", default="test", help="split of --data to play")
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="report folder")
     parser.add_argument("--device", default="cpu", help="torch device of the model")
+    parser.add_argument("--finding-frames", type=int, default=48,
+                        help="frames of the whole-frame crossing clip (0: skip the hand-finding part)")
+    parser.add_argument("--hand-free-frames", type=int, default=12,
+                        help="frames without a hand after the crossing clip (half noise, half rendered scenes)")
     args = parser.parse_args(argv)
     if args.frames < 1 or args.rate <= 0:
         parser.error("--frames must be >= 1 and --rate > 0")
+    if args.finding_frames == 1 or args.finding_frames < 0 or args.hand_free_frames < 0:
+        parser.error("--finding-frames must be 0 or >= 2 and --hand-free-frames >= 0")
     return args
+
+
+def run_finding(args: argparse.Namespace, checkpoint: Path) -> dict:
+    """The hand-finding part: whole frames through the graph in its default crop mode; its report."""
+    from gsdf_ros.demo_finding import FindingSource, write_finding_report, write_finding_source
+    from gsdf_ros.nodes.demo_session import SessionConfig, run_session
+
+    folder = args.out / "finding"
+    noise = args.hand_free_frames // 2
+    truth = write_finding_source(folder, FindingSource(HELD_OUT_SEED, args.finding_frames, noise,
+                                                       args.hand_free_frames - noise))
+    count = len(truth["frames"])
+    print(f"gsdf-demo: finding the hand in {count} whole {truth['size'][0]}x{truth['size'][1]} frames "
+          "(default crop mode: hand detector and tracker)", flush=True)
+    session = SessionConfig(f"images:{folder / 'frames'}", str(checkpoint.resolve()), count, args.rate,
+                            folder, args.device, crop_mode=None, hfov_deg=truth["hfov_deg"])
+    return write_finding_report(run_session(session).results, folder, args.out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"gsdf-demo: no reconstruction arrived ({run.frames_sent} frames sent); see {args.out}/graph.log",
                   file=sys.stderr)
             return 1
-        report = write_report(run, data, args.split, args.out)
+        finding = run_finding(args, checkpoint) if args.finding_frames else None
+        report = write_report(run, data, args.split, args.out, finding=finding)
     finally:
         claim.release()
     print(f"gsdf-demo: report {args.out / 'report.md'}")

@@ -210,6 +210,15 @@ def msg_to_reconstruction(msg: HandObjectReconstruction, with_meshes: bool = Tru
     )
 
 
+def result_of_msg(msg: HandObjectReconstruction, with_meshes: bool = True) -> Reconstruction:
+    """A message as a result: :func:`msg_to_reconstruction`, or "no hand" (:meth:`Reconstruction.no_hand`)
+    when it carries no hand joints."""
+    if not msg.parts & HandObjectReconstruction.PART_HAND_JOINTS and not msg.hand_joints:
+        return Reconstruction.no_hand(stamp_to_ns(msg.header.stamp), msg.header.frame_id, float(msg.hand_score),
+                                      crop_box_of(msg))
+    return msg_to_reconstruction(msg, with_meshes)
+
+
 def crop_box_of(msg: HandObjectReconstruction) -> tuple[float, float, float] | None:
     """The (x0, y0, side) crop box of a result message, None when it has none (side 0)."""
     if not msg.crop_box_size > 0:

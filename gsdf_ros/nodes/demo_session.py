@@ -25,7 +25,7 @@ from gsdf.msg import HandObjectReconstruction
 from gsdf_ros.demo_report import DemoRun, LiveFrame
 from gsdf_ros.nodes import conversions as conv
 from gsdf_ros.nodes import graph, runtime
-from gsdf_ros.nodes.conversions import msg_to_reconstruction
+from gsdf_ros.nodes.conversions import result_of_msg
 
 CAMERA_TOPIC = "/gsdf_demo/image"
 CAMERA_INFO_TOPIC = "/gsdf_demo/camera_info"
@@ -41,15 +41,21 @@ class SessionConfig:
     rate_hz: float
     out: Path
     device: str = "cpu"
+    crop_mode: str | None = "full"
+    """The graph's crop mode; None: the parameter file's (the hand detector and tracker)."""
+    hfov_deg: float = 60.0
+    """Horizontal field of view the demo camera gives sources without intrinsics (image folders)."""
     ready_timeout_s: float = 180.0
     settle_s: float = 30.0
     """Once every frame is sent, how long to wait for a further result before stopping."""
 
 
-def demo_params(out: Path) -> Path:
-    """The package's parameter file with the demo's choices: full-frame crops (the frames are hand crops already)."""
+def demo_params(out: Path, crop_mode: str | None = "full") -> Path:
+    """The package's parameter file with the demo's crop mode: ``full`` for SynthHO clips (their frames are
+    hand crops already), None to keep the file's (the hand detector and tracker, for whole camera frames)."""
     params = yaml.safe_load(graph.package_file(graph.PARAMS_FILE).read_text())
-    params["/**"]["ros__parameters"]["crop_mode"] = "full"
+    if crop_mode is not None:
+        params["/**"]["ros__parameters"]["crop_mode"] = crop_mode
     path = out / "params.yaml"
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     return path
@@ -83,7 +89,8 @@ def run_session(cfg: SessionConfig) -> DemoRun:
     index.unlink(missing_ok=True)
     bringup = _start([
         sys.executable, "-m", "gsdf_ros.nodes.bringup", "--image", CAMERA_TOPIC, "--camera-info", CAMERA_INFO_TOPIC,
-        "--checkpoint", cfg.checkpoint, "--device", cfg.device, "--params-file", str(demo_params(cfg.out)),
+        "--checkpoint", cfg.checkpoint, "--device", cfg.device,
+        "--params-file", str(demo_params(cfg.out, cfg.crop_mode)),
     ], cfg.out / "graph.log")
     camera = None
     rclpy.init()
@@ -111,7 +118,7 @@ def run_session(cfg: SessionConfig) -> DemoRun:
             sys.executable, "-m", "gsdf_ros.nodes.camera_node", "--ros-args",
             "-r", f"image:={CAMERA_TOPIC}", "-r", f"camera_info:={CAMERA_INFO_TOPIC}",
             "-p", f"source:={cfg.source}", "-p", f"rate_hz:={cfg.rate_hz}", "-p", f"max_frames:={cfg.frames}",
-            "-p", "wait_for_subscribers:=1", "-p", f"index_file:={index}",
+            "-p", "wait_for_subscribers:=1", "-p", f"index_file:={index}", "-p", f"hfov_deg:={cfg.hfov_deg}",
         ], cfg.out / "camera.log")
         t0 = time.monotonic()
         play_s = cfg.frames / cfg.rate_hz
@@ -135,7 +142,7 @@ def run_session(cfg: SessionConfig) -> DemoRun:
     results = [
         LiveFrame(names[rec.stamp_ns], rec, recv)
         for rec, recv in (
-            (msg_to_reconstruction(with_meshes.get(conv.stamp_to_ns(m.header.stamp), m)), t) for m, t in received
+            (result_of_msg(with_meshes.get(conv.stamp_to_ns(m.header.stamp), m)), t) for m, t in received
         )
         if rec.stamp_ns in names
     ]
