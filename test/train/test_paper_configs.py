@@ -28,3 +28,13 @@ def test_pose_config_runs_two_steps_on_cpu(name, tiny_layout, tmp_path):
     assert len(result.history) == 2
     assert all(row["heatmap"] > 0 and row["root_depth"] >= 0 for row in result.history)
     assert result.last_checkpoint.is_file()
+
+
+def test_the_ablation_config_differs_from_gsdf_only_in_the_decoder_latents():
+    import yaml
+
+    gsdf = yaml.safe_load((CONFIGS / "tiny_sdf.yaml").read_text())
+    nokin = yaml.safe_load((CONFIGS / "tiny_sdf_nokin.yaml").read_text())
+    assert nokin.pop("model_overrides") == {"decoder": {"hand_point_latent": 3, "obj_point_latent": 3}}
+    assert nokin.pop("out_dir") != gsdf.pop("out_dir")
+    assert nokin == gsdf
