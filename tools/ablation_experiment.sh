@@ -4,7 +4,7 @@
 #   2. train the tiny pose net, then two shape nets on the frozen pose net: gSDF (configs/tiny_sdf.yaml)
 #      and the same network without kinematic features (configs/tiny_sdf_nokin.yaml)
 #   3. evaluate both on the same `val` samples under the paper and live protocols
-#   4. print both results tables
+#   4. print both results tables and the per-sample win counts (python -m gsdf_ros.eval_compare)
 #
 # Budgets are environment variables; the defaults are the scale the comparison should be run at
 # (about 2,070 training and 230 held-out samples). On a 2-core CPU that is most of a day, mostly
@@ -62,3 +62,6 @@ for variant in sdf sdf_nokin; do
   echo "## $variant"
   cat "$OUT/eval_$variant/results.md"
 done
+# per-sample win counts of gSDF against the no-kinematic-features net, both protocols
+run python -m gsdf_ros.eval_compare "$OUT/eval_sdf" "$OUT/eval_sdf_nokin" --names gSDF no-kinematic \
+  --json "$OUT/wins_gsdf_vs_nokin.json"

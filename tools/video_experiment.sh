@@ -4,7 +4,8 @@
 #   2. train the tiny pose net, then the single-frame tiny gSDF (T = 1)
 #   3. train the tiny video model for T = 3 and T = 5, each initialised from the single-frame one
 #      (every tensor but the transformer's; the transformer starts from scratch)
-#   4. compare T = 1, 3, 5 on the same held-out clips: CD_h, CD_o, E_h, E_o and CPU latency per window
+#   4. compare T = 1, 3, 5 (TS) on the same held-out clips: CD_h, CD_o, E_h, E_o, CPU latency per window
+#   5. per-frame win counts of each video model against T = 1 (python -m gsdf_ros.eval_compare)
 #
 # Budgets are environment variables; the defaults are a smoke run of minutes on 2 CPU cores, not a
 # result. Example of a longer run:
@@ -29,6 +30,7 @@ VIDEO_BATCH=${VIDEO_BATCH:-$BATCH}  # clips per batch (video)
 WORKERS=${WORKERS:-0}
 POSE_CKPT=${POSE_CKPT:-}
 SDF_CKPT=${SDF_CKPT:-}
+TS=${TS:-"3 5"}                     # window lengths of the video models compared with T = 1
 VIDEO_LR=${VIDEO_LR:-1.0e-4}        # fine-tuning mode only
 FT_POINTS=${FT_POINTS:-1000}        # SDF points per frame, fine-tuning mode only
 EVAL_RESOLUTION=${EVAL_RESOLUTION:-64}
@@ -67,13 +69,19 @@ else
 fi
 
 # 3. video models: T frames drawn from one training clip, one augmentation per clip, losses averaged over T
-for T in 3 5; do
+for T in $TS; do
   run gsdf-train --config configs/tiny_video_sdf.yaml --data "$DATA" --out "$OUT/video_t$T" \
     pose_checkpoint="$POSE" init_checkpoint="$INIT" \
     model_overrides.temporal.num_frames="$T" batch_size="$VIDEO_BATCH" "${FINETUNE[@]}" "${COMMON[@]}"
 done
 
 # 4. the comparison on the held-out clips (non-overlapping clips of T frames, every frame scored once)
-run python bench/video_compare.py --data "$DATA" --split test \
-  --run 1="$OUT/sdf/last.pt" --run 3="$OUT/video_t3/last.pt" --run 5="$OUT/video_t5/last.pt" \
+RUNS=(--run 1="$OUT/sdf/last.pt")
+for T in $TS; do RUNS+=(--run "$T=$OUT/video_t$T/last.pt"); done
+run python bench/video_compare.py --data "$DATA" --split test "${RUNS[@]}" \
   --resolution "$EVAL_RESOLUTION" --points "$EVAL_POINTS" --out "$OUT/compare"
+# 5. per-frame win counts of each video model against T = 1 (the same frames)
+for T in $TS; do
+  run python -m gsdf_ros.eval_compare "$OUT/compare/T$T" "$OUT/compare/T1" --names "T=$T" "T=1" \
+    --json "$OUT/compare/wins_T${T}_vs_T1.json"
+done
