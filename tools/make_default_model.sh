@@ -19,7 +19,7 @@ timed tiny_pose bash tools/pose_experiment.sh data train
 timed tiny_sdf gsdf-train --config configs/tiny_sdf.yaml
 # 4. Held-out metrics (never trained on), both protocols: the whole model, then the pose net alone.
 timed eval gsdf-eval --checkpoint runs/tiny_sdf/last.pt --data data/synth_heldout --split test --protocol both \
-  --mesh c2f --resolution 64 --points 30000 --limit "${EVAL_LIMIT:-240}" --out runs/eval_heldout
+  --mesh c2f --resolution 64 --points 30000 --limit "${EVAL_LIMIT:-200}" --out runs/eval_heldout
 gsdf-eval-pose --checkpoint runs/tiny_sdf/last.pt --data data/synth_heldout --split test --out runs/eval_pose_heldout
 # 5. Ship it without optimiser state, with its record.
 gsdf-export runs/tiny_sdf/last.pt models/gsdf_tiny_synthho.pt
