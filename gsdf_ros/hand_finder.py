@@ -7,6 +7,11 @@ frame's joints; it cuts that crop with the exact virtual camera. After the model
 :meth:`HandFinder.follow` gives the tracker the joints projected into the frame. A detection below
 the score threshold is the answer "no hand" (no crop, no model run).
 
+After the model ran on a crop, its mean joint confidence is the pose check: below
+``min_confidence`` the crop did not hold a hand the model can read (noise, a distractor the detector
+took for a hand, a hand that left a tracked crop); :meth:`HandFinder.follow` then says so, the frame's
+answer becomes "no hand" and the track is dropped, so the next frame runs the detector.
+
 A detector is any callable ``(rgb, intrinsics) -> Detection``: the trained
 :class:`~gsdf_ros.detect.model.HandDetector` (:func:`load_detect_fn`), or, without a checkpoint, a
 pseudo-detector made from the model's own whole-image look (:func:`look_detector`: the box of the
@@ -132,10 +137,14 @@ class HandFinder:
     """Detector + tracker + crop for one camera stream (see the module docstring). Not thread-safe:
     the inference node's pose worker is its only user."""
 
-    def __init__(self, detect: DetectFn, crop_size: int, cfg: TrackerConfig = TrackerConfig()) -> None:
+    def __init__(self, detect: DetectFn, crop_size: int, cfg: TrackerConfig = TrackerConfig(),
+                 min_confidence: float = 0.0) -> None:
         if crop_size < 1:
             raise ValueError(f"crop_size must be positive, got {crop_size}")
         self.detect = detect
+        self.min_confidence = 0.0
+        self.set_min_confidence(min_confidence)
+        self.refused = 0
         self.crop_size = int(crop_size)
         self.tracker = HandTracker(cfg)
         self.score = 0.0
@@ -147,6 +156,12 @@ class HandFinder:
         """Change the hand score below which a detection means "no hand" (from the next detection on)."""
         if threshold != self.tracker.cfg.score_threshold:
             self.tracker.cfg = replace(self.tracker.cfg, score_threshold=float(threshold))
+
+    def set_min_confidence(self, value: float) -> None:
+        """Change the pose check's threshold: the mean joint confidence a crop's result needs (0: no check)."""
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"min_confidence must lie in [0, 1], got {value}")
+        self.min_confidence = float(value)
 
     def reset(self) -> None:
         """Forget the hand (a new stream, a jump back in time)."""
@@ -172,9 +187,19 @@ class HandFinder:
         self._intrinsics = intrinsics
         return Finding(crop_of(frame, square, self.crop_size), self.score, detected)
 
-    def follow(self, joints: np.ndarray) -> None:
-        """The model's joints (21, 3) in the frame's optical frame for the crop :meth:`find` returned
-        last: the tracker's crop of the next frame follows them (bounded; see the tracker)."""
+    def follow(self, joints: np.ndarray, confidence: np.ndarray | None = None) -> bool:
+        """The model's joints (21, 3) in the frame's optical frame and their confidences (21,) for the crop
+        :meth:`find` returned last. True: the result stands and the next frame's crop follows the joints
+        (bounded; see the tracker). False: the pose check refused it (mean confidence below
+        ``min_confidence``, or not finite): "no hand" for this frame, and the track is dropped."""
         if self._intrinsics is None:
-            return
+            return True
+        if confidence is not None and self.min_confidence > 0.0:
+            mean = float(np.mean(confidence))
+            if not mean >= self.min_confidence:
+                self.refused += 1
+                self.tracker.reset()
+                self._intrinsics = None
+                return False
         self.tracker.on_joints(self._intrinsics.project(np.asarray(joints, dtype=np.float64)))
+        return True

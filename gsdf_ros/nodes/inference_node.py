@@ -16,7 +16,9 @@ Whole frames (``crop_mode`` detect: ``CropFrame.whole_frame``) are cropped here,
 a :class:`~gsdf_ros.hand_finder.HandFinder` runs the hand detector when its tracker asks for one
 (no track, every ``redetect_every`` frames, joints that left the crop) and otherwise crops around
 the previous frame's projected joints. Below ``hand_score_threshold`` the frame's answer is "no
-hand": a result without parts, no model run, and the waiting mesh hand-off is dropped. Without a
+hand": a result without parts, no model run, and the waiting mesh hand-off is dropped. The same
+answer goes out when the model's mean joint confidence on the crop is below ``min_joint_confidence``
+(the pose check: noise or a distractor in the crop); the track is then dropped. Without a
 detector checkpoint the model's own whole-image look stands in for the detector (a WARN, once); a
 predictor without one (a custom factory) gets the whole frame, as in crop_mode full.
 The window of a video model then holds the crops of the frames the pose worker processed.
@@ -30,6 +32,7 @@ import threading
 import time
 from typing import Any
 
+import numpy as np
 from rclpy.node import Node
 
 from gsdf.msg import CropFrame, HandObjectReconstruction
@@ -77,6 +80,9 @@ PARAMETERS = (
                      "or module:factory)", read_only=True),
     params.ParamSpec("hand_score_threshold", 0.5, "crop_mode detect: a hand score below this is 'no hand' (no TF, "
                      "object pose or meshes for the frame)", min_value=0.0, max_value=1.0),
+    params.ParamSpec("min_joint_confidence", 0.15, "crop_mode detect: the pose check; a crop whose mean joint "
+                     "confidence is below this is 'no hand' and the next frame re-detects (0: no check)",
+                     min_value=0.0, max_value=1.0),
     params.ParamSpec("redetect_every", 5, "crop_mode detect: run the hand detector at least every n-th frame (between "
                      "detections the crop follows the tracked joints)", read_only=True, min_value=1, max_value=1000),
     params.CROP_SIZE,
@@ -147,7 +153,8 @@ class InferenceNode(Node):
         self._drops = diagnostics.DropMeter(DROP_PLACES)
         self._crop_gaps = SequenceGaps()
         self._counts = {"poses published": 0, "meshes published": 0, "mesh frames superseded": 0,
-                        "frames without a hand": 0, "meshes withheld (hand gone)": 0}
+                        "frames without a hand": 0, "crops refused by the pose check": 0,
+                        "meshes withheld (hand gone)": 0}
         self._no_hand_stamp_ns: int | None = None
         self._mesh_every = int(p["mesh_every"])
         self._mesh_nice = int(p["mesh_nice"])
@@ -222,7 +229,12 @@ class InferenceNode(Node):
             result, job = self._predictor.predict(window), None
         elapsed_ms = (time.monotonic() - t0) * 1e3
         if tracked and self._finder is not None:
-            self._finder.follow(result.hand_joints)  # the next frame's crop (non-finite joints ask for a detection)
+            self._finder.set_min_confidence(float(self.get_parameter("min_joint_confidence").value))
+            # the next frame's crop (non-finite joints ask for a detection); a refused crop is "no hand"
+            if not self._finder.follow(result.hand_joints, result.joint_confidence):
+                self._counts["crops refused by the pose check"] += 1
+                self._publish_no_hand(newest, min(hand_score, float(np.mean(result.joint_confidence))))
+                return
         facts = FrameFacts(hand_score, newest.box)
         result = dataclasses.replace(result, stamp_ns=newest.stamp_ns, frame_id=newest.frame_id,
                                      window_length=len(window), stage_ms={**result.stage_ms, "predict": elapsed_ms},

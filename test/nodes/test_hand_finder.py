@@ -66,6 +66,23 @@ def test_a_low_score_is_no_hand_and_asks_for_a_detection_next_frame() -> None:
     assert finder.find(whole_frame(4, None)).sample is not None, "the threshold is read at each detection"
 
 
+def test_the_pose_check_refuses_a_crop_the_model_cannot_read_and_drops_the_track() -> None:
+    detector = CountingDetector()
+    finder = HandFinder(detector, 64, TrackerConfig(redetect_every=1000), min_confidence=0.15)
+    found = finder.find(whole_frame(1, 300))
+    assert finder.follow(crop_joints(found.sample), np.full(21, 0.4)), "a readable hand stands"
+    assert not finder.find(whole_frame(2, 300)).detected, "and the next frame is tracked"
+    assert not finder.follow(crop_joints(found.sample), np.full(21, 0.1)), "noise in the crop: refused"
+    assert finder.refused == 1 and not finder.tracker.tracking
+    assert finder.find(whole_frame(3, 300)).detected and detector.calls == 2, "a refused crop asks for a detection"
+    assert not finder.follow(crop_joints(found.sample), np.full(21, np.nan)), "non-finite confidence is refused"
+    finder.find(whole_frame(4, 300))
+    finder.set_min_confidence(0.0)
+    assert finder.follow(crop_joints(found.sample), np.full(21, 0.01)), "0 turns the check off"
+    with pytest.raises(ValueError, match="min_confidence"):
+        finder.set_min_confidence(1.5)
+
+
 def test_the_whole_image_look_scores_with_the_mean_joint_confidence() -> None:
     joints = np.column_stack([np.linspace(-0.05, 0.05, 21), np.linspace(0.0, 0.04, 21), np.full(21, 0.5)])
     detect = look_detector(lambda image, intrinsics: (joints, np.full(21, 0.3)))
