@@ -1,19 +1,28 @@
-"""Write the record that sits beside a shipped checkpoint: how it was made and how well it does.
+"""Write the record that sits beside the shipped default checkpoint: how it was made and how well it does.
 
-Reads the checkpoint (config, seed, data fingerprint, git commit, epochs), the training configs
-and logs under --runs, and the evaluation folder written by gsdf-eval on a held-out split.
+Reads the checkpoint (configs, seed, data fingerprint, git commit, epochs), the pose net's training
+config, the held-out evaluations written by ``gsdf-eval`` (whole model) and ``gsdf-eval-pose`` (pose
+net alone, on the larger pose-only held-out set) and the pose net's learning curve (every
+``curve.csv`` under --curve).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 from pathlib import Path
 
 import gsdf_ros
 from gsdf_ros.checkpoint import load_checkpoint
+from gsdf_ros.pose_eval import pose_table
 
-SYNTH_COMMAND = "gsdf-synth --out data/synth --num 1300 --seed 1 --workers 2 --val-frac 0.09 --test-frac 0.0"
+POSE_SYNTH = ("gsdf-synth --out data/synth_pose --num 5000 --views 4 --pose-only --seed 101 --val-frac 0.02 "
+              "--test-frac 0.0 --image-format jpg --workers 2")
+POSE_HELDOUT = ("gsdf-synth --out data/synth_pose_heldout --num 400 --pose-only --seed 7 --val-frac 0.0 "
+                "--test-frac 1.0 --image-format jpg --workers 2")
+SDF_SYNTH = "gsdf-synth --out data/synth --num 1300 --seed 1 --workers 2 --val-frac 0.09 --test-frac 0.0"
+SDF_HELDOUT = "gsdf-synth --out data/synth_heldout --num 240 --seed 7 --workers 2 --val-frac 0.0 --test-frac 1.0"
 
 
 def seconds(runs: Path, name: str) -> str:
@@ -21,10 +30,38 @@ def seconds(runs: Path, name: str) -> str:
     return f"{int(path.read_text()) / 60:.1f} min" if path.is_file() else "not recorded"
 
 
+def learning_curve(folder: Path) -> list[dict]:
+    """Rows (epoch, step, split, protocol, E_h, ...) of every ``curve.csv`` under ``folder``, by epoch."""
+    rows: dict[tuple, dict] = {}
+    for path in sorted(folder.glob("*/curve.csv")):
+        with path.open() as f:
+            for row in csv.DictReader(f):
+                rows[(int(row["epoch"]), row["split"], row["protocol"])] = row
+    return [rows[k] for k in sorted(rows)]
+
+
+def curve_table(rows: list[dict]) -> str:
+    """Steps -> training-set and held-out E_h (cm), both protocols; '-' where not measured."""
+    by_epoch: dict[int, dict] = {}
+    for row in rows:
+        entry = by_epoch.setdefault(int(row["epoch"]), {"step": row["step"]})
+        split = "held-out" if row["split"] == "test" else "train"
+        entry[f"{split} {row['protocol']}"] = float(row["E_h"])
+    columns = ["train paper", "held-out paper", "train live", "held-out live"]
+    lines = ["| epoch | step | " + " | ".join(f"E_h {c} (cm)" for c in columns) + " |",
+             "|---" * (len(columns) + 2) + "|"]
+    for epoch, entry in sorted(by_epoch.items()):
+        cells = [f"{entry[c]:.2f}" if c in entry else "-" for c in columns]
+        lines.append(f"| {epoch} | {entry['step']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, required=True)
-    parser.add_argument("--eval", type=Path, required=True, help="gsdf-eval output folder")
+    parser.add_argument("--eval", type=Path, required=True, help="gsdf-eval output folder (held-out SDF set)")
+    parser.add_argument("--eval-pose", type=Path, required=True, help="gsdf-eval-pose output folder (held-out)")
+    parser.add_argument("--curve", type=Path, default=Path("runs/tiny_pose_curve"))
     parser.add_argument("--runs", type=Path, default=Path("runs"))
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
@@ -33,38 +70,51 @@ def main() -> int:
     sdf_cfg = json.dumps(ckpt.train_config, indent=2, sort_keys=True)
     summary = json.loads((args.eval / "summary.json").read_text())
     results = (args.eval / "results.md").read_text()
-    synth_file = args.runs / "synth_summary.json"
-    synth = json.loads(synth_file.read_text()) if synth_file.is_file() else None
+    pose = json.loads((args.eval_pose / "summary.json").read_text())
     held_out = summary.get("meta", {}).get("samples", "?")
     lines = [
         f"# {args.checkpoint.name}",
         "",
         "The default model of the package: the `tiny` gSDF configuration trained on SynthHO with the",
-        "package's own commands (`tools/make_default_model.sh`), on 2 CPU cores.",
+        "package's own commands (`tools/make_default_model.sh`), on 2 CPU cores, in two stages: the pose",
+        "net on pose-only samples (hand-centred crops with jitter), then the shape net on samples with",
+        "SDF files with the pose net frozen.",
         "",
         "| field | value |",
         "|---|---|",
         f"| package version | {ckpt.version} (gsdf_ros {gsdf_ros.__version__}) |",
         f"| git commit of the training code | `{ckpt.git_commit}` |",
-        f"| data | SynthHO `data/synth`, generated by `{SYNTH_COMMAND}`{'' if synth is None else f' ({synth})'} |",
-        f"| data fingerprint (train split) | `{ckpt.data_fingerprint}` |",
+        f"| pose-net data | `data/synth_pose`: `{POSE_SYNTH}` |",
+        f"| shape-net data | `data/synth`: `{SDF_SYNTH}` |",
+        f"| data fingerprint (shape net's train split) | `{ckpt.data_fingerprint}` |",
         f"| seed | {ckpt.seed} |",
         f"| epochs / steps (shape net) | {ckpt.epoch} / {ckpt.step} |",
         f"| training time | pose net {seconds(args.runs, 'tiny_pose')}, shape net {seconds(args.runs, 'tiny_sdf')} |",
-        f"| held-out evaluation | split `val` (never trained on), {held_out} samples |",
+        f"| held-out sets (seed 7, never trained on) | pose: `{POSE_HELDOUT}` "
+        f"({pose['summary']['paper']['E_h']['n']} scored); whole model: `{SDF_HELDOUT}` ({held_out} scored) |",
         "",
         "## Commands",
         "",
         "```bash",
-        SYNTH_COMMAND,
+        POSE_SYNTH,
         "gsdf-train --config configs/tiny_pose.yaml",
+        SDF_SYNTH,
         "gsdf-train --config configs/tiny_sdf.yaml",
-        "gsdf-eval --checkpoint runs/tiny_sdf/last.pt --data data/synth --split val --protocol both --mesh c2f "
-        "--resolution 64 --points 30000 --limit 30 --out runs/eval_val",
         f"gsdf-export runs/tiny_sdf/last.pt {args.checkpoint}",
         "```",
         "",
-        "## Metrics on the held-out split",
+        "## The pose net on its held-out set",
+        "",
+        f"`gsdf-eval-pose` on `{pose['meta']['data']}` (split `{pose['meta']['split']}`); cm, mean (median).",
+        "`paper`: the hand-centred crop and the true wrist depth; `live`: nothing from the ground truth.",
+        "",
+        pose_table(pose["summary"]),
+        "",
+        "Learning curve (every epoch checkpoint; 200 training images, 400 held-out images):",
+        "",
+        curve_table(learning_curve(args.curve)),
+        "",
+        "## The whole model on its held-out set",
         "",
         results.strip(),
         "",
