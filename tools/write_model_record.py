@@ -93,6 +93,10 @@ def main() -> int:
         f"| held-out sets (seed 7, never trained on) | pose: `{POSE_HELDOUT}` "
         f"({pose['summary']['paper']['E_h']['n']} scored); whole model: `{SDF_HELDOUT}` ({held_out} scored) |",
         "",
+        "Training shared the 2 cores with other jobs, so the times are upper bounds; a run that was",
+        "interrupted and resumed from its `last.pt` has no total time recorded. The commit is the",
+        "repository's HEAD when the shape net's checkpoint was written.",
+        "",
         "## Commands",
         "",
         "```bash",
