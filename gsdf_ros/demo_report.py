@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -153,10 +153,12 @@ def write_report(run: DemoRun, root: Path, split: str, out: Path, n_points: int 
     unknown = [f.name for f in run.results if f.name not in annotations]
     if unknown:
         raise ValueError(f"results for frames that {root} ({split}) does not have: {unknown[:3]}")
-    rows = [score_frame(f, root, annotations[f.name], n_points) for f in run.results]
-    summary = summarize(rows)
+    with_hand = [f for f in run.results if f.result.hand_present]  # "no hand" answers carry nothing to score
+    rows = [score_frame(f, root, annotations[f.name], n_points) for f in with_hand]
+    summary = summarize(rows) if rows else {}
     timing = timing_summary(run)
-    pictures = write_pictures(run, root, annotations, out)
+    timing["no_hand"] = len(run.results) - len(with_hand)
+    pictures = write_pictures(replace(run, results=with_hand), root, annotations, out)
     report = {"metrics": summary, "timing": timing, "per_frame": rows, "pictures": pictures,
               "checkpoint": run.checkpoint, "source": run.source, **run.extra}
     if finding is not None:
@@ -174,14 +176,14 @@ def report_markdown(report: dict) -> str:
         "# gsdf demo report",
         "",
         f"Checkpoint `{report['checkpoint']}`, source `{report['source']}`.",
-        f"{t['frames_sent']} frames sent, {t['results']} reconstructions received "
-        f"({t['dropped']} dropped while the model was busy), "
+        f"{t['frames_sent']} frames sent, {t['results']} results received "
+        f"({t['dropped']} dropped while the model was busy; {t.get('no_hand', 0)} answered \"no hand\"), "
         f"in {t['wall_s']:.1f} s.",
         "",
         "Metrics on the frames the graph answered (live protocol: nothing from the ground truth is used; "
         "meshes aligned to the ground-truth hand by scale + translation ICP as in the paper; CD in cm², E in cm):",
         "",
-        markdown_table(report["metrics"]),
+        markdown_table(report["metrics"]) if report["metrics"] else "(no frame with a hand to score)",
         "",
         f"End-to-end latency (image stamp → reconstruction received): median {t['latency_ms_median']:.0f} ms, "
         f"p90 {t['latency_ms_p90']:.0f} ms; output rate {t['output_rate_hz']:.2f} Hz.",
@@ -204,7 +206,8 @@ def summary_line(report: dict) -> str:
     def mean(key: str) -> float:
         return m.get(key, {}).get("mean", math.nan)
 
-    line = (f"gsdf-demo: {t['results']}/{t['frames_sent']} frames reconstructed, E_h {mean('E_h'):.2f} cm, "
+    hands = t["results"] - t.get("no_hand", 0)
+    line = (f"gsdf-demo: {hands}/{t['frames_sent']} frames reconstructed, E_h {mean('E_h'):.2f} cm, "
             f"E_o {mean('E_o'):.2f} cm, CD_h {mean('CD_h'):.3f} cm², CD_o {mean('CD_o'):.2f} cm², "
             f"latency {t['latency_ms_median']:.0f} ms (median), {t['output_rate_hz']:.2f} Hz")
     if "finding" in report:

@@ -4,8 +4,8 @@ It makes held-out SynthHO approach-and-grasp clips (a seed the default checkpoin
 on), starts the whole ROS 2 graph with ``gsdf-bringup`` on a ROS domain of its own (demo camera →
 preprocessing → inference with the shipped checkpoint → outputs), plays a bounded number of
 frames, compares the live outputs with the ground truth and writes a report (metrics, latency,
-rate, pictures). Then it starts the graph again in its default crop mode (hand detector and
-tracker) on whole 640x480 frames: a hand crossing the frame, then frames of noise and scenes
+rate, pictures); the graph runs in its default crop mode (hand detector and tracker), as a
+user's does. Then it starts the graph again on whole 640x480 frames: a hand crossing the frame, then frames of noise and scenes
 without a hand (:mod:`gsdf_ros.demo_finding`), and reports whether the hand was found and
 followed and whether "no hand" was said — then ends with one summary line.
 """
@@ -78,7 +78,7 @@ def run_finding(args: argparse.Namespace, checkpoint: Path) -> dict:
     print(f"gsdf-demo: finding the hand in {count} whole {truth['size'][0]}x{truth['size'][1]} frames "
           "(default crop mode: hand detector and tracker)", flush=True)
     session = SessionConfig(f"images:{folder / 'frames'}", str(checkpoint.resolve()), count, args.rate,
-                            folder, args.device, crop_mode=None, hfov_deg=truth["hfov_deg"])
+                            folder, args.device, hfov_deg=truth["hfov_deg"])
     return write_finding_report(run_session(session).results, folder, args.out)
 
 

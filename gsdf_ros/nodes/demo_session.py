@@ -41,7 +41,7 @@ class SessionConfig:
     rate_hz: float
     out: Path
     device: str = "cpu"
-    crop_mode: str | None = "full"
+    crop_mode: str | None = None
     """The graph's crop mode; None: the parameter file's (the hand detector and tracker)."""
     hfov_deg: float = 60.0
     """Horizontal field of view the demo camera gives sources without intrinsics (image folders)."""
@@ -50,9 +50,9 @@ class SessionConfig:
     """Once every frame is sent, how long to wait for a further result before stopping."""
 
 
-def demo_params(out: Path, crop_mode: str | None = "full") -> Path:
-    """The package's parameter file with the demo's crop mode: ``full`` for SynthHO clips (their frames are
-    hand crops already), None to keep the file's (the hand detector and tracker, for whole camera frames)."""
+def demo_params(out: Path, crop_mode: str | None = None) -> Path:
+    """The package's parameter file, with ``crop_mode`` when given (None keeps the file's: the hand
+    detector and tracker, what a user's graph runs)."""
     params = yaml.safe_load(graph.package_file(graph.PARAMS_FILE).read_text())
     if crop_mode is not None:
         params["/**"]["ros__parameters"]["crop_mode"] = crop_mode

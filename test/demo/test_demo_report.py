@@ -57,6 +57,17 @@ def test_perfect_results_score_zero_and_the_report_is_complete(clips: Path, tmp_
     assert summary_line(report).startswith("gsdf-demo: 3/4 frames reconstructed, E_h 0.00 cm")
 
 
+def test_no_hand_answers_are_counted_not_scored(clips: Path, tmp_path: Path) -> None:
+    frames = _live(clips, 0.0)
+    first = frames[0]
+    frames[0] = LiveFrame(first.name, Reconstruction.no_hand(first.result.stamp_ns, "cam", 0.2), first.received_ns)
+    run = DemoRun(frames_sent=3, results=frames, seconds=2.0, checkpoint="ckpt.pt", source=f"synthho:{clips}:test")
+    report = write_report(run, clips, "test", tmp_path, n_points=2000)
+    assert report["metrics"]["E_h"]["count"] == 2 and report["timing"]["no_hand"] == 1
+    assert summary_line(report).startswith("gsdf-demo: 2/3 frames reconstructed")
+    assert '1 answered "no hand"' in (tmp_path / "report.md").read_text()
+
+
 def test_a_shifted_result_shows_the_shift_in_cm(clips: Path, tmp_path: Path) -> None:
     run = DemoRun(frames_sent=3, results=_live(clips, 0.02), seconds=1.0, checkpoint="c", source="s")
     report = write_report(run, clips, "test", tmp_path, n_points=2000)
