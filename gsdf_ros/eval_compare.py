@@ -1,8 +1,8 @@
 """Compare two evaluations of the same samples: mean metrics side by side and per-sample win counts.
 
 Reads the ``per_sample.jsonl`` files ``gsdf-eval`` writes and matches rows by (sample id, protocol).
-A win on a metric is a sample where that run's value is lower (every compared metric is an error);
-ties and samples where either value is missing are counted apart.
+A win on a metric is a sample where that run's value is better: lower for errors (CD, E), higher for
+F-scores (``FS_*``); ties and samples where either value is missing are counted apart.
 
     python -m gsdf_ros.eval_compare runs/eval_heldout runs/eval_nokin --names gSDF no-kinematic
 """
@@ -18,8 +18,13 @@ from typing import Sequence
 
 import numpy as np
 
-COMPARED: tuple[str, ...] = ("CD_h", "CD_o", "E_h", "E_o")
-"""Metrics compared (lower is better for each)."""
+COMPARED: tuple[str, ...] = ("CD_h", "FS_h@5", "CD_o", "FS_o@10", "E_h", "E_o")
+"""Metrics compared by default."""
+
+
+def higher_is_better(metric: str) -> bool:
+    """F-scores are better higher; every other metric here is an error."""
+    return metric.startswith("FS_")
 
 
 def read_rows(path: Path | str) -> dict[tuple[str, str], dict]:
@@ -45,7 +50,8 @@ def _value(row: dict, metric: str) -> float:
 def compare_rows(a: dict[tuple[str, str], dict], b: dict[tuple[str, str], dict],
                  metrics: Sequence[str] = COMPARED) -> dict[str, dict[str, dict]]:
     """Per protocol and metric, over the samples both runs scored: the means of a and b, the relative
-    change of a against b (negative: a is lower), a's wins, b's wins, ties and samples left out."""
+    change of a's mean against b's (negative: a's is lower), a's wins, b's wins (see
+    :func:`higher_is_better`), ties and samples left out."""
     out: dict[str, dict[str, dict]] = {}
     shared = sorted(set(a) & set(b))
     for protocol in sorted({key[1] for key in shared}):
@@ -55,12 +61,13 @@ def compare_rows(a: dict[tuple[str, str], dict], b: dict[tuple[str, str], dict],
             pairs = np.array([(_value(a[k], metric), _value(b[k], metric)) for k in keys], dtype=np.float64)
             ok = np.isfinite(pairs).all(axis=1) if len(pairs) else np.zeros(0, bool)
             va, vb = pairs[ok, 0], pairs[ok, 1]
+            better_a, better_b = (va > vb, vb > va) if higher_is_better(metric) else (va < vb, vb < va)
             mean_a = float(va.mean()) if len(va) else math.nan
             mean_b = float(vb.mean()) if len(vb) else math.nan
             out[protocol][metric] = {
                 "n": int(ok.sum()), "mean_a": mean_a, "mean_b": mean_b,
                 "change": (mean_a - mean_b) / mean_b if mean_b > 0 else math.nan,
-                "wins_a": int((va < vb).sum()), "wins_b": int((vb < va).sum()), "ties": int((va == vb).sum()),
+                "wins_a": int(better_a.sum()), "wins_b": int(better_b.sum()), "ties": int((va == vb).sum()),
                 "left_out": int(len(keys) - ok.sum()),
             }
     return out

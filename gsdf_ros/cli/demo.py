@@ -6,8 +6,9 @@ preprocessing → inference with the shipped checkpoint → outputs), plays a bo
 frames, compares the live outputs with the ground truth and writes a report (metrics, latency,
 rate, pictures); the graph runs in its default crop mode (hand detector and tracker), as a
 user's does. Then it starts the graph again on whole 640x480 frames: a hand crossing the frame,
-then frames of noise and scenes without a hand (:mod:`gsdf_ros.demo_finding`), and reports whether the hand was found and
-followed and whether "no hand" was said — then ends with one summary line.
+then frames of noise and scenes without a hand (:mod:`gsdf_ros.demo_finding`), and reports
+whether the hand was found and followed and whether "no hand" was said — then ends with one
+summary line.
 """
 
 from __future__ import annotations

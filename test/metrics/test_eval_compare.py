@@ -36,6 +36,13 @@ def test_wins_ties_and_missing_values_are_counted_per_protocol(tmp_path: Path) -
     assert (live["wins_a"], live["wins_b"], live["n"]) == (0, 1, 1)
 
 
+def test_a_higher_f_score_is_a_win(tmp_path: Path) -> None:
+    a = _write(tmp_path / "a", [{"id": 1, "protocol": "paper", "FS_h@5": 0.6, "CD_h": 2.0}])
+    b = _write(tmp_path / "b", [{"id": 1, "protocol": "paper", "FS_h@5": 0.4, "CD_h": 1.0}])
+    result = compare_rows(read_rows(a), read_rows(b), ["FS_h@5", "CD_h"])["paper"]
+    assert (result["FS_h@5"]["wins_a"], result["CD_h"]["wins_a"]) == (1, 0)
+
+
 def test_the_command_prints_a_table_and_refuses_runs_without_shared_samples(tmp_path: Path, capsys) -> None:
     a = _write(tmp_path / "a", [{"id": 1, "protocol": "paper", "E_h": 1.0}])
     b = _write(tmp_path / "b", [{"id": 1, "protocol": "paper", "E_h": 2.0}])
