@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from gsdf_ros.picture_files import save_strips
 from gsdf_ros.result import Reconstruction
 
 COVERED = 0.95
@@ -185,8 +186,6 @@ def finding_markdown(summary: dict, pictures: list[str]) -> str:
 def write_finding_report(results: list, folder: Path, out: Path) -> dict:
     """Score the finding part's results (``LiveFrame`` s named by frame file), draw its pictures into
     ``out`` and return ``{"summary", "per_frame", "pictures"}``."""
-    from gsdf_ros.demo_report import save_strips
-
     folder, out = Path(folder), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     truth = json.loads((folder / TRUTH_FILE).read_text())

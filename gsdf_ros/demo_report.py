@@ -21,9 +21,8 @@ from gsdf_ros.colours import HAND_COLOUR, OBJECT_COLOUR
 from gsdf_ros.data import layout
 from gsdf_ros.metrics import METRICS, evaluate_reconstruction, markdown_table, summarize
 from gsdf_ros.overlay import draw_scene
+from gsdf_ros.picture_files import save_strips
 from gsdf_ros.result import Reconstruction, TriangleMesh
-
-PICTURES = 6
 
 
 @dataclass
@@ -87,24 +86,6 @@ def _label(panel: np.ndarray, text: str) -> np.ndarray:
     out = panel.copy()
     cv2.putText(out, text, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
     return out
-
-
-def save_strips(strips: list[np.ndarray], out: Path, prefix: str = "frame", gif: str = "demo.gif") -> list[str]:
-    """PNGs of evenly spaced pictures and an animated GIF of all of them; the file names written."""
-    from PIL import Image
-
-    if not strips:
-        return []
-    written = []
-    picks = sorted({round(i) for i in np.linspace(0, len(strips) - 1, min(PICTURES, len(strips)))})
-    for i in picks:
-        path = out / f"{prefix}_{i:03d}.png"
-        Image.fromarray(strips[i]).save(path)
-        written.append(path.name)
-    frames = [Image.fromarray(s) for s in strips]
-    frames[0].save(out / gif, save_all=True, append_images=frames[1:], duration=400, loop=0, optimize=True)
-    written.append(gif)
-    return written
 
 
 def write_pictures(run: DemoRun, root: Path, annotations: dict[str, layout.Annotation], out: Path) -> list[str]:
