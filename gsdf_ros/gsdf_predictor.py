@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from gsdf_ros.checkpoint import load_checkpoint_model
+from gsdf_ros.detect.tracker import JOINTS_ENLARGE
 from gsdf_ros.frames import hand_frames, object_axes, quaternion_xyzw
 from gsdf_ros.geometry.camera import Intrinsics
 from gsdf_ros.inference import StageClock, VolumeTap, peak_sharpness
@@ -82,6 +83,29 @@ def with_object_orientation(
     )
 
 
+def shape_scale_of(train_config: dict) -> float | None:
+    """The shape crop's side over the hand crop's for a model trained with ``pose_crop`` on ``hand``
+    crops (the shape net on ``hand_enlarge`` times the joints' box, the pose net on its own crop);
+    None for one crop read by both nets."""
+    if not (train_config.get("pose_crop") and train_config.get("crop") == "hand"):
+        return None
+    return max(1.0, float(train_config.get("hand_enlarge", JOINTS_ENLARGE)) / JOINTS_ENLARGE)
+
+
+def pose_views(window: Sequence[CropSample], length: int, image_size: int
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """The pose net's own crops of a window (images (T,3,S,S), intrinsics (T,3,3) and the rotations
+    (T,3,3) from each pose crop's frame to its shape crop's), the window padded as
+    :func:`prepare_window` pads it; None unless every crop carries a ``pose_view``."""
+    frames = list(window[-length:])
+    frames = [frames[0]] * (length - len(frames)) + frames
+    if not frames or any(f.pose_view is None for f in frames):
+        return None
+    images, intrinsics = prepare_window([f.pose_view for f in frames], length, image_size)
+    rotations = [np.asarray(f.rotation, np.float64).T @ np.asarray(f.pose_view.rotation, np.float64) for f in frames]
+    return images, intrinsics, torch.from_numpy(np.stack(rotations).astype(np.float32))
+
+
 class GSDFPredictor:
     """A trained gSDF model behind the :class:`gsdf_ros.predictor.Predictor` protocol, with the
     two-rate methods :meth:`predict_pose` and :meth:`predict_meshes` the inference node uses."""
@@ -117,6 +141,9 @@ class GSDFPredictor:
             },
             self.device,
         )
+        self.shape_scale: float | None = None
+        """How much wider than the hand crop the shape net's crop is (its training's ``hand_enlarge``
+        over the tracker's); None: both nets read the hand crop."""
         self.joint_tap = VolumeTap(model.pose_net.volume_head)
         self.object_tap = VolumeTap(model.object_head)
 
@@ -138,7 +165,9 @@ class GSDFPredictor:
         """Load an ``sdf``-stage checkpoint; ``window_length`` may lower the checkpoint's clip length."""
         model, checkpoint = load_checkpoint_model(path, device, stage="sdf")
         length = resolve_window_length(checkpoint.window_length, window_length)
-        return cls(model, length, device, mesh, mesh_resolution, mesh_every)
+        predictor = cls(model, length, device, mesh, mesh_resolution, mesh_every)
+        predictor.shape_scale = shape_scale_of(checkpoint.train_config)
+        return predictor
 
     def warm_up(self) -> None:
         """One prediction on a blank crop (allocations, kernel selection); meshes included."""
@@ -158,13 +187,19 @@ class GSDFPredictor:
     def encode_window(self, window: Sequence[CropSample]) -> SDFState:
         """The single-frame SDF state of the newest crop, encoded with the crops before it in the
         window (the last ``window_length``, the oldest repeated when fewer); live protocol."""
-        images, intrinsics = prepare_window(window, self.window_length, self.model.cfg.image_size)
+        size = self.model.cfg.image_size
+        images, intrinsics = prepare_window(window, self.window_length, size)
         images, intrinsics = images.to(self.device), intrinsics.to(self.device)
+        view = pose_views(window, self.window_length, size)
+        if view is not None:
+            view = tuple(v.to(self.device) for v in view)
         with torch.no_grad():
             if self.window_length > 1:
-                state = self.model.encode(images[None], intrinsics[None])
+                state = self.model.encode(images[None], intrinsics[None],
+                                          pose_view=None if view is None else tuple(v[None] for v in view))
             else:
-                state = self.model.encode(images[-1:], intrinsics[-1:])
+                state = self.model.encode(images[-1:], intrinsics[-1:],
+                                          pose_view=None if view is None else tuple(v[-1:] for v in view))
         return frame_state(state, state.wrist.shape[0] - 1)
 
     def whole_image_look(self, image: np.ndarray, intrinsics: Intrinsics) -> tuple[np.ndarray, np.ndarray]:

@@ -138,9 +138,14 @@ class HandFinder:
     the inference node's pose worker is its only user."""
 
     def __init__(self, detect: DetectFn, crop_size: int, cfg: TrackerConfig = TrackerConfig(),
-                 min_confidence: float = 0.0) -> None:
+                 min_confidence: float = 0.0, shape_scale: float | None = None) -> None:
         if crop_size < 1:
             raise ValueError(f"crop_size must be positive, got {crop_size}")
+        if shape_scale is not None and not shape_scale >= 1.0:
+            raise ValueError(f"shape_scale must be >= 1, got {shape_scale}")
+        self.shape_scale = shape_scale
+        """None: the model reads the hand crop; else its shape net reads the concentric crop this many
+        times wider, with the hand crop as the pose net's own view (``CropSample.pose_view``)."""
         self.detect = detect
         self.min_confidence = 0.0
         self.set_min_confidence(min_confidence)
@@ -185,7 +190,13 @@ class HandFinder:
             self._intrinsics = None
             return Finding(None, self.score, detected)
         self._intrinsics = intrinsics
-        return Finding(crop_of(frame, square, self.crop_size), self.score, detected)
+        hand = crop_of(frame, square, self.crop_size)
+        if self.shape_scale is None:
+            return Finding(hand, self.score, detected)
+        x0, y0, side = square
+        wide = side * self.shape_scale
+        outer = (x0 + side / 2.0 - wide / 2.0, y0 + side / 2.0 - wide / 2.0, wide)
+        return Finding(replace(crop_of(frame, outer, self.crop_size), pose_view=hand), self.score, detected)
 
     def follow(self, joints: np.ndarray, confidence: np.ndarray | None = None) -> bool:
         """The model's joints (21, 3) in the frame's optical frame and their confidences (21,) for the crop

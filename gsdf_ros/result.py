@@ -25,7 +25,9 @@ class CropSample:
     image: (N, N, 3) uint8 RGB; k: 3x3 intrinsics of the crop; rotation: 3x3, maps virtual-frame
     vectors to the source optical frame; box: (x0, y0, size) in source pixels. ``whole_frame``: the
     image is the whole camera frame (H, W, 3), k the camera's own K and rotation the identity; the
-    inference process finds the hand and cuts the crop (``crop_mode`` detect).
+    inference process finds the hand and cuts the crop (``crop_mode`` detect). ``pose_view``: the pose
+    net's own tighter crop of the same frame, for a model whose shape net reads a wider crop than its
+    pose net (``pose_crop`` training); None: both nets read this crop.
     """
 
     stamp_ns: int
@@ -35,6 +37,7 @@ class CropSample:
     rotation: np.ndarray
     box: Box
     whole_frame: bool = False
+    pose_view: CropSample | None = None
 
     def __post_init__(self) -> None:
         if self.image.ndim != 3 or self.image.shape[2] != 3 or self.image.dtype != np.uint8:

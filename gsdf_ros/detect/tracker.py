@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 Square = tuple[float, float, float]
+JOINTS_ENLARGE = 1.5
+"""A tracked crop's side over the longer side of the joints' box."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ class HandTracker:
         self.trusted = True
         return self.crop
 
-    def on_joints(self, joints_2d: np.ndarray, enlarge: float = 1.5) -> Square | None:
+    def on_joints(self, joints_2d: np.ndarray, enlarge: float = JOINTS_ENLARGE) -> Square | None:
         """The model's joints (21, 2) in frame pixels for the current crop: the crop of the next frame."""
         if self.crop is None:
             return None

@@ -21,6 +21,9 @@ answer goes out when the model's mean joint confidence on the crop is below ``mi
 (the pose check: noise or a distractor in the crop); the track is then dropped. Without a
 detector checkpoint the model's own whole-image look stands in for the detector (a WARN, once); a
 predictor without one (a custom factory) gets the whole frame, as in crop_mode full.
+For a model trained with ``pose_crop`` (the default model) the shape net reads a concentric crop
+wider by its training's ``hand_enlarge`` over the tracker's, and the pose net its own hand crop,
+as in training and in the evaluated live protocol; ``crop_box`` reports the hand crop.
 The window of a video model then holds the crops of the frames the pose worker processed.
 """
 
@@ -235,7 +238,7 @@ class InferenceNode(Node):
                 self._counts["crops refused by the pose check"] += 1
                 self._publish_no_hand(newest, min(hand_score, float(np.mean(result.joint_confidence))))
                 return
-        facts = FrameFacts(hand_score, newest.box)
+        facts = FrameFacts(hand_score, (newest.pose_view or newest).box)  # the hand crop's box
         result = dataclasses.replace(result, stamp_ns=newest.stamp_ns, frame_id=newest.frame_id,
                                      window_length=len(window), stage_ms={**result.stage_ms, "predict": elapsed_ms},
                                      **facts.fields())
@@ -409,7 +412,7 @@ def make_finder(predictor: Predictor, detector: str, crop_size: int, threshold: 
             return None, "none (whole frames as in crop_mode full)"
         detect, kind = look_detector(look), "the model's whole-image look"
     cfg = TrackerConfig(score_threshold=threshold, redetect_every=redetect_every)
-    return HandFinder(detect, crop_size, cfg), kind
+    return HandFinder(detect, crop_size, cfg, shape_scale=getattr(predictor, "shape_scale", None)), kind
 
 
 def check_device(device: str) -> None:

@@ -83,6 +83,19 @@ def test_the_pose_check_refuses_a_crop_the_model_cannot_read_and_drops_the_track
         finder.set_min_confidence(1.5)
 
 
+def test_a_wider_shape_crop_carries_the_hand_crop_as_the_pose_view() -> None:
+    finder = HandFinder(CountingDetector(), 64, shape_scale=1.5)
+    found = finder.find(whole_frame(1, 300)).sample
+    hand = found.pose_view
+    assert hand is not None and hand.image.shape == found.image.shape == (64, 64, 3)
+    (x0, y0, side), (h0, g0, hside) = found.box, hand.box
+    assert side == pytest.approx(1.5 * hside)
+    assert (x0 + side / 2, y0 + side / 2) == pytest.approx((h0 + hside / 2, g0 + hside / 2))
+    assert HandFinder(CountingDetector(), 64).find(whole_frame(1, 300)).sample.pose_view is None
+    with pytest.raises(ValueError, match="shape_scale"):
+        HandFinder(CountingDetector(), 64, shape_scale=0.5)
+
+
 def test_the_whole_image_look_scores_with_the_mean_joint_confidence() -> None:
     joints = np.column_stack([np.linspace(-0.05, 0.05, 21), np.linspace(0.0, 0.04, 21), np.full(21, 0.5)])
     detect = look_detector(lambda image, intrinsics: (joints, np.full(21, 0.3)))

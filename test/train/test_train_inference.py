@@ -1,10 +1,13 @@
 """``GSDFPredictor``: a window of uint8 crops in, a finite Reconstruction in the source camera frame out."""
 
+import dataclasses
+
 import numpy as np
 import pytest
+import torch
 
 from gsdf_ros.eval_report import input_rgb
-from gsdf_ros.gsdf_predictor import GSDFPredictor
+from gsdf_ros.gsdf_predictor import GSDFPredictor, pose_views, shape_scale_of
 from gsdf_ros.inference import TIMED_STAGES, peak_sharpness
 from gsdf_ros.predictor import Predictor
 from gsdf_ros.result import CropSample
@@ -30,6 +33,27 @@ def test_predict_returns_a_finite_reconstruction(sdf_run, analytic_data):
     assert 0.2 < result.hand_mesh.vertices[:, 2].mean() < 1.5  # in front of the camera, metres
     second = predictor.predict([_crop(analytic_data[2], 30)])
     assert second.mesh_stamp_ns == 20  # meshes every second call: the previous ones are kept
+
+
+def test_the_pose_net_reads_its_own_crop_when_the_sample_carries_one(sdf_run, analytic_data):
+    predictor = GSDFPredictor.from_checkpoint(sdf_run.last_checkpoint, mesh="none")
+    plain = _crop(analytic_data[0], 10)
+    assert pose_views([plain], 1, 64) is None
+    with_view = dataclasses.replace(plain, pose_view=_crop(analytic_data[0], 10))
+    images, intrinsics, rotations = pose_views([with_view], 1, predictor.model.cfg.image_size)
+    assert images.shape[0] == 1 and torch.allclose(rotations[0], torch.eye(3), atol=1e-6)
+    same, _ = predictor.predict_pose([with_view])
+    np.testing.assert_allclose(same.hand_joints, predictor.predict_pose([plain])[0].hand_joints, atol=1e-5)
+    other = dataclasses.replace(plain, pose_view=_crop(analytic_data[1], 10))
+    moved, _ = predictor.predict_pose([other])
+    assert moved.is_finite() and not np.allclose(moved.hand_joints, same.hand_joints, atol=1e-4), \
+        "the joints come from the pose view, not from the shape crop"
+
+
+def test_shape_scale_follows_the_training_crops():
+    assert shape_scale_of({"crop": "hand", "pose_crop": True, "hand_enlarge": 2.2}) == pytest.approx(2.2 / 1.5)
+    assert shape_scale_of({"crop": "hand", "pose_crop": False, "hand_enlarge": 2.2}) is None
+    assert shape_scale_of({"crop": "full"}) is None
 
 
 def test_window_length_can_only_be_lowered(sdf_run):
