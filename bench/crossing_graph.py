@@ -31,7 +31,8 @@ from sensor_msgs.msg import CameraInfo, Image
 from tf2_msgs.msg import TFMessage
 
 from gsdf.msg import HandObjectReconstruction
-from gsdf_ros.demo_finding import COVERED, joints_in_crop
+from gsdf_ros.demo_finding import COVERED
+from gsdf_ros.detect.tracker import inside_fraction
 from gsdf_ros.synth.crossing import CrossingConfig, write_crossing_clip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -196,7 +197,7 @@ def score(sent: dict, results: dict, hand_tf: set, clips: list) -> dict:
         truth = clips[c][1]["frames"][i]
         gt_2d, gt = np.asarray(truth["joints_2d"]), np.asarray(truth["joints"])
         has_hand = bool(msg.parts & HandObjectReconstruction.PART_HAND_JOINTS) and len(msg.hand_joints) == 21
-        share = joints_in_crop(gt_2d, (msg.crop_box_x, msg.crop_box_y, msg.crop_box_size)) if has_hand else 0.0
+        share = inside_fraction(gt_2d, (msg.crop_box_x, msg.crop_box_y, msg.crop_box_size)) if has_hand else 0.0
         shares.append(share)
         covered.append(share >= COVERED)
         row = {"frame": i, "score": round(float(msg.hand_score), 3), "coverage": round(share, 3),

@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from gsdf_ros.detect.tracker import inside_fraction
 from gsdf_ros.picture_files import save_strips
 from gsdf_ros.result import Reconstruction
 
@@ -92,14 +93,6 @@ def write_finding_source(folder: Path, source: FindingSource) -> dict:
     return truth
 
 
-def joints_in_crop(joints_2d: np.ndarray, box: tuple[float, float, float]) -> float:
-    """The share of points (N, 2) inside the square crop box (x0, y0, side)."""
-    x0, y0, side = box
-    points = np.asarray(joints_2d, dtype=np.float64)
-    inside = (points[:, 0] >= x0) & (points[:, 0] <= x0 + side) & (points[:, 1] >= y0) & (points[:, 1] <= y0 + side)
-    return float(inside.mean())
-
-
 def score_finding_frame(truth: dict, result: Reconstruction) -> dict:
     """One answered frame: hand score, hand reported, and for clip frames the crop's share of the true
     joints and the live joint error (cm; None when the graph said "no hand")."""
@@ -108,7 +101,7 @@ def score_finding_frame(truth: dict, result: Reconstruction) -> dict:
         return row
     share = 0.0
     if result.hand_present and result.crop_box is not None:
-        share = joints_in_crop(np.asarray(truth["joints_2d"]), result.crop_box)
+        share = inside_fraction(np.asarray(truth["joints_2d"]), result.crop_box)
     row["joints_in_crop"] = share
     row["covered"] = share >= COVERED
     row["E_h"] = (100.0 * float(np.linalg.norm(result.hand_joints - np.asarray(truth["joints"]), axis=1).mean())

@@ -26,7 +26,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from gsdf_ros.detect.tracker import HandTracker, TrackerConfig
+from gsdf_ros.detect.tracker import HandTracker, TrackerConfig, square_around
 from gsdf_ros.geometry.camera import Intrinsics
 from gsdf_ros.geometry.virtual_camera import virtual_crop, warp_crop
 from gsdf_ros.result import CropSample
@@ -194,8 +194,7 @@ class HandFinder:
         if self.shape_scale is None:
             return Finding(hand, self.score, detected)
         x0, y0, side = square
-        wide = side * self.shape_scale
-        outer = (x0 + side / 2.0 - wide / 2.0, y0 + side / 2.0 - wide / 2.0, wide)
+        outer = square_around((x0, y0, x0 + side, y0 + side), self.shape_scale)
         return Finding(replace(crop_of(frame, outer, self.crop_size), pose_view=hand), self.score, detected)
 
     def follow(self, joints: np.ndarray, confidence: np.ndarray | None = None) -> bool:

@@ -10,7 +10,6 @@ import pytest
 
 from gsdf_ros.demo_finding import (
     FindingSource,
-    joints_in_crop,
     score_finding_frame,
     write_finding_report,
     write_finding_source,
@@ -49,11 +48,6 @@ def test_the_source_holds_a_crossing_clip_then_frames_without_a_hand(source) -> 
     joints = np.asarray(first["joints"])
     assert np.allclose((joints @ k.T)[:, :2] / joints[:, 2:3], uv, atol=0.02)
     assert write_finding_source(folder, FindingSource(5, 3, 1, 1)) == truth  # kept, not rendered again
-
-
-def test_joints_in_crop_counts_the_share_inside_the_square() -> None:
-    points = np.array([[0.0, 0.0], [5.0, 5.0], [11.0, 5.0], [5.0, -1.0]])
-    assert joints_in_crop(points, (0.0, 0.0, 10.0)) == pytest.approx(0.5)
 
 
 def test_a_found_hand_is_covered_and_a_no_hand_answer_is_not(source) -> None:

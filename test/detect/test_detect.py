@@ -178,3 +178,8 @@ def test_no_hand_ends_the_track():
     tracker.on_detection(0.9, HAND)
     assert tracker.on_detection(0.1, HAND) is None and not tracker.tracking
     assert square_around((0, 0, 10, 20), 1.5) == pytest.approx((-10.0, -5.0, 30.0))
+
+
+def test_inside_fraction_counts_the_share_inside_the_square():
+    points = np.array([[0.0, 0.0], [5.0, 5.0], [11.0, 5.0], [5.0, -1.0]])
+    assert inside_fraction(points, (0.0, 0.0, 10.0)) == pytest.approx(0.5)
