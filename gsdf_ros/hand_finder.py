@@ -22,35 +22,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable
 
 import numpy as np
 
 from gsdf_ros.detect.tracker import HandTracker, TrackerConfig, square_around
+from gsdf_ros.detect.verify import (
+    DetectFn,
+    Detection,
+    Found,
+    PoseLook,
+    ProposeFn,
+    image_detector,
+    joints_box,
+    verified_detector,
+)
 from gsdf_ros.geometry.camera import Intrinsics
 from gsdf_ros.geometry.virtual_camera import virtual_crop, warp_crop
 from gsdf_ros.result import CropSample
 
-
-class Detection(Protocol):
-    """What a detector returns (:class:`gsdf_ros.detect.model.Detection` is one; torch stays out until a
-    detector checkpoint is loaded)."""
-
-    score: float
-    box: tuple[float, float, float, float]
-    """(x0, y0, x1, y1) in frame pixels."""
-
-
-@dataclass(frozen=True)
-class Found:
-    """A plain :class:`Detection`."""
-
-    score: float
-    box: tuple[float, float, float, float]
-
-
-DetectFn = Callable[[np.ndarray, Intrinsics], Detection]
-"""(H, W, 3) uint8 RGB frame and its intrinsics -> the best hand (score, box in frame pixels)."""
 LookFn = Callable[[np.ndarray, Intrinsics], tuple[np.ndarray, np.ndarray]]
 """(H, W, 3) uint8 RGB frame and its intrinsics -> joints (21, 3) in its optical frame and their confidences (21,)."""
 NO_DETECTOR = "none"
@@ -72,16 +62,6 @@ def frame_intrinsics(frame: CropSample) -> Intrinsics:
     return Intrinsics.from_matrix(np.asarray(frame.k, dtype=np.float64), frame.image.shape[1], frame.image.shape[0])
 
 
-def joints_box(uv: np.ndarray) -> tuple[float, float, float, float]:
-    """The (x0, y0, x1, y1) box of finite 2D points (N, 2); ValueError when none is finite."""
-    uv = np.asarray(uv, dtype=np.float64)
-    finite = uv[np.all(np.isfinite(uv), axis=1)]
-    if not len(finite):
-        raise ValueError("no finite projected joint")
-    (x0, y0), (x1, y1) = finite.min(axis=0), finite.max(axis=0)
-    return float(x0), float(y0), float(x1), float(y1)
-
-
 def look_detector(look: LookFn) -> DetectFn:
     """A pseudo-detector from a whole-image look: the box of the projected joints, scored by their mean
     confidence (score 0 when the joints do not project into the image plane)."""
@@ -98,31 +78,37 @@ def look_detector(look: LookFn) -> DetectFn:
     return detect
 
 
-def image_detector(detect: Callable[[np.ndarray], Detection]) -> DetectFn:
-    """A detector of RGB frames alone (intrinsics unused) as a :data:`DetectFn`."""
-    return lambda image, intrinsics: detect(image)
-
-
-def load_detect_fn(spec: str, default_path: Path) -> DetectFn | None:
+def load_detect_fn(spec: str, default_path: Path, look: PoseLook | None = None, proposals: int = 0
+                   ) -> DetectFn | None:
     """The hand detector named by the ``detector`` parameter, on the CPU: a checkpoint file, a
     ``module:factory`` returning ``rgb -> Detection`` (for tests), empty for `default_path` when that
     file exists, or ``none``. None: no detector (the caller falls back to the model's own look).
-    FileNotFoundError when a named checkpoint does not exist."""
+    With a pose ``look`` and ``proposals`` > 0, the detector's best ``proposals`` candidates are
+    verified by the pose net (:func:`~gsdf_ros.detect.verify.verified_detector`); else its best
+    candidate is the answer. FileNotFoundError when a named checkpoint does not exist."""
     from gsdf_ros.predictor import is_factory_spec, load_factory
 
+    if proposals < 0:
+        raise ValueError(f"proposals must be >= 0, got {proposals}")
     spec = spec.strip()
     if spec.lower() == NO_DETECTOR or (not spec and not default_path.is_file()):
         return None
+    count = max(1, proposals)
     if spec and is_factory_spec(spec):
-        return image_detector(load_factory(spec, "detector")())
-    path = Path(spec).expanduser() if spec else default_path
-    if not path.is_file():
-        raise FileNotFoundError(f"hand detector checkpoint not found: {path}")
-    from gsdf_ros.detect.train import detect, load_detector
+        single = load_factory(spec, "detector")()
+        propose: ProposeFn = lambda image: [single(image)]  # noqa: E731
+    else:
+        path = Path(spec).expanduser() if spec else default_path
+        if not path.is_file():
+            raise FileNotFoundError(f"hand detector checkpoint not found: {path}")
+        from gsdf_ros.detect.train import load_detector
+        from gsdf_ros.detect.train import propose as propose_with
 
-    model, _ = load_detector(path, "cpu")
-    model.eval()
-    return image_detector(lambda image: detect(model, image))
+        model, _ = load_detector(path, "cpu")
+        propose = lambda image: propose_with(model, image, count)  # noqa: E731
+    if look is not None and proposals > 0:
+        return verified_detector(propose, look, count)
+    return image_detector(lambda image: propose(image)[0])
 
 
 def crop_of(frame: CropSample, square: tuple[float, float, float], size: int) -> CropSample:

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from gsdf_ros.detect.verify import DEFAULT_PROPOSALS, RAW_THRESHOLD, VERIFIED_THRESHOLD
 from gsdf_ros.train import parse_overrides
 
 
@@ -38,23 +39,43 @@ def eval_main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--data", required=True, help="scenes root (gsdf-synth --scenes)")
     p.add_argument("--split", default="test")
-    p.add_argument("--threshold", type=float, default=0.5, help="hand score threshold")
+    p.add_argument("--verify-with", metavar="MODEL",
+                   help="a gSDF model checkpoint whose pose net verifies the detector's candidates, as the inference "
+                        "node does (gsdf_ros.detect.verify); without it the detector's best candidate is the answer")
+    p.add_argument("--proposals", type=int, default=DEFAULT_PROPOSALS,
+                   help="candidates the pose net verifies (with --verify-with)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help=f"hand score threshold (default: {RAW_THRESHOLD} for the detector alone, "
+                        f"{VERIFIED_THRESHOLD} verified)")
     p.add_argument("--limit", type=int)
     p.add_argument("--out", help="write report.json here")
     args = p.parse_args(argv)
     import torch
 
     from gsdf_ros.detect.data import SceneDataset
-    from gsdf_ros.detect.train import load_detector, score_detector
+    from gsdf_ros.detect.train import load_detector, model_detect_fn, propose, score_detector
+    from gsdf_ros.detect.verify import verified_detector
 
     try:
+        if args.proposals < 1:
+            raise ValueError(f"--proposals must be >= 1, got {args.proposals}")
         model, _ = load_detector(args.checkpoint)
-        report = score_detector(model, SceneDataset(args.data, args.split, model.cfg), args.threshold, args.limit)
+        detect_fn = model_detect_fn(model)
+        threshold = RAW_THRESHOLD if args.threshold is None else args.threshold
+        if args.verify_with:
+            from gsdf_ros.gsdf_predictor import GSDFPredictor
+
+            look = GSDFPredictor.from_checkpoint(args.verify_with, mesh="none").pose_look
+            detect_fn = verified_detector(lambda image: propose(model, image, args.proposals), look, args.proposals)
+            threshold = VERIFIED_THRESHOLD if args.threshold is None else args.threshold
+        report = score_detector(detect_fn, SceneDataset(args.data, args.split, model.cfg), threshold, args.limit)
     except (OSError, ValueError) as error:
         print(f"gsdf-eval-detector: {error}", file=sys.stderr)
         return 2
     rows = report.pop("rows")
     report["torch_threads"] = torch.get_num_threads()
+    report["verified_with"] = args.verify_with
+    report["proposals"] = args.proposals if args.verify_with else 1
     print(json.dumps(report, indent=2))
     if args.out:
         out = Path(args.out)

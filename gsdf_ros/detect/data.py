@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import Dataset
 
 from gsdf_ros.detect.model import STRIDE, DetectorConfig
+from gsdf_ros.geometry.camera import Intrinsics
 from gsdf_ros.image_norm import normalise_image
 
 Box = tuple[float, float, float, float]
@@ -113,6 +114,13 @@ class SceneDataset(Dataset):
             raise FileNotFoundError(f"cannot read {self.root / entry['file']}")
         hand = entry.get("hand")
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), None if hand is None else tuple(hand["box"])
+
+    def intrinsics(self, index: int) -> Intrinsics:
+        """Scene ``index``'s camera intrinsics at its stored image size."""
+        entry = self.scenes[index]
+        fx, fy, cx, cy = (float(v) for v in entry["K"])
+        width, height = (int(v) for v in entry["size"])
+        return Intrinsics(fx, fy, cx, cy, width, height)
 
     def _augmented(self, image: np.ndarray, box: Box | None, rng: np.random.Generator):
         h, w = image.shape[:2]

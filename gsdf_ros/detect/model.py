@@ -89,17 +89,33 @@ class Detection:
     extra: dict = field(default_factory=dict)
 
 
-def decode_detection(out: dict[str, torch.Tensor], index: int = 0, scale: float = 1.0) -> Detection:
-    """The highest-scoring cell of item ``index``: score and box, divided by ``scale`` (canvas px per
-    frame px) so the box is in the original frame's pixels."""
+def decode_proposals(out: dict[str, torch.Tensor], index: int = 0, scale: float = 1.0, count: int = 1
+                     ) -> list[Detection]:
+    """The ``count`` highest local maxima (3x3 cells) of item ``index``'s centre heatmap, best first:
+    score and box, divided by ``scale`` (canvas px per frame px) so boxes are in the original frame's
+    pixels. Fewer when the heatmap has fewer cells."""
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
     heat = out["heat"][index, 0]
     width = heat.shape[1]
-    best = int(torch.argmax(heat))
-    cy, cx = divmod(best, width)
-    score = float(torch.sigmoid(heat[cy, cx]))
-    dx, dy = (float(v) for v in out["offset"][index, :, cy, cx])
-    w, h = (float(np.exp(np.clip(float(v), -3.0, 6.0))) for v in out["size"][index, :, cy, cx])
-    x, y = (cx + dx) * STRIDE, (cy + dy) * STRIDE
-    w, h = w * STRIDE, h * STRIDE
-    box = ((x - w / 2) / scale, (y - h / 2) / scale, (x + w / 2) / scale, (y + h / 2) / scale)
-    return Detection(score, box)
+    peaks = heat == F.max_pool2d(heat[None, None], 3, stride=1, padding=1)[0, 0]
+    masked = torch.where(peaks, heat, torch.full_like(heat, -torch.inf)).flatten()
+    top = torch.topk(masked, min(count, masked.numel()))
+    found = []
+    for best in top.indices.tolist():
+        if not torch.isfinite(masked[best]) and found:
+            break
+        cy, cx = divmod(int(best), width)
+        score = float(torch.sigmoid(heat[cy, cx]))
+        dx, dy = (float(v) for v in out["offset"][index, :, cy, cx])
+        w, h = (float(np.exp(np.clip(float(v), -3.0, 6.0))) for v in out["size"][index, :, cy, cx])
+        x, y = (cx + dx) * STRIDE, (cy + dy) * STRIDE
+        w, h = w * STRIDE, h * STRIDE
+        box = ((x - w / 2) / scale, (y - h / 2) / scale, (x + w / 2) / scale, (y + h / 2) / scale)
+        found.append(Detection(score, box))
+    return found
+
+
+def decode_detection(out: dict[str, torch.Tensor], index: int = 0, scale: float = 1.0) -> Detection:
+    """The highest-scoring cell of item ``index`` (:func:`decode_proposals` with one)."""
+    return decode_proposals(out, index, scale, 1)[0]

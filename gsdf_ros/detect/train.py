@@ -23,7 +23,8 @@ from torch.utils.data import DataLoader
 
 from gsdf_ros.checkpoint import git_commit
 from gsdf_ros.detect.data import SceneDataset, box_iou, fit_to_canvas, scenes_fingerprint
-from gsdf_ros.detect.model import Detection, DetectorConfig, HandDetector, decode_detection
+from gsdf_ros.detect.model import Detection, DetectorConfig, HandDetector, decode_proposals
+from gsdf_ros.detect.verify import DetectFn, image_detector
 from gsdf_ros.image_norm import normalise_image
 
 log = logging.getLogger("gsdf_ros.detect")
@@ -181,16 +182,28 @@ def train_detector(cfg: DetectorTrainConfig, resume: str | Path | None = None) -
     return out / "last.pt"
 
 
-def detect(model: HandDetector, image: np.ndarray) -> Detection:
-    """The best hand in one (H, W, 3) uint8 RGB frame of any size, in its pixels.
+def propose(model: HandDetector, image: np.ndarray, count: int = 1) -> list[Detection]:
+    """The ``count`` best hand candidates in one (H, W, 3) uint8 RGB frame of any size, in its pixels,
+    best first (:func:`~gsdf_ros.detect.model.decode_proposals`).
 
     The frame goes to the model's device; the outputs come back to the CPU once, so the returned
-    :class:`Detection` holds plain floats whatever the device."""
+    detections hold plain floats whatever the device."""
     canvas, scale = fit_to_canvas(image, model.cfg.canvas)
     device = next(model.parameters()).device
     with torch.no_grad():
         out = model(torch.from_numpy(normalise_image(canvas))[None].to(device))
-    return decode_detection({k: v.detach().cpu() for k, v in out.items()}, 0, scale)
+    return decode_proposals({k: v.detach().cpu() for k, v in out.items()}, 0, scale, count)
+
+
+def detect(model: HandDetector, image: np.ndarray) -> Detection:
+    """The best hand in one (H, W, 3) uint8 RGB frame of any size, in its pixels."""
+    return propose(model, image, 1)[0]
+
+
+def model_detect_fn(model: HandDetector) -> DetectFn:
+    """The detector's best candidate alone as a :data:`~gsdf_ros.detect.verify.DetectFn` (eval mode)."""
+    model.eval()
+    return image_detector(lambda image: detect(model, image))
 
 
 HAND_SIZE_BINS = (0.0, 60.0, 120.0, 240.0, float("inf"))
@@ -198,24 +211,28 @@ HAND_SIZE_BINS = (0.0, 60.0, 120.0, 240.0, float("inf"))
 nominal camera frame, pixels."""
 
 
-def score_detector(model: HandDetector, data: SceneDataset, threshold: float = 0.5,
+def score_detector(detect_fn: DetectFn, data: SceneDataset, threshold: float = 0.5,
                    limit: int | None = None) -> dict[str, Any]:
     """Recall at IoU >= 0.5 on frames with a hand (overall and per hand size in the nominal frame), the
-    share of hand-free frames called "hand", and the mean detection time per frame (ms, this process)."""
-    model.eval()
+    share of hand-free frames called "hand", and the mean detection time per frame (ms, this process)
+    of ``detect_fn`` (:func:`model_detect_fn`, or a verified detector)."""
     count = len(data) if limit is None else min(limit, len(data))
     false_alarms = empties = 0
     seconds = 0.0
     rows = []
     for index in range(count):
         image, box = data.frame(index)
+        intrinsics = data.intrinsics(index)
         start = time.perf_counter()
-        found = detect(model, image)
+        found = detect_fn(image, intrinsics)
         seconds += time.perf_counter() - start
         iou = box_iou(found.box, box) if box is not None else 0.0
         said_hand = found.score >= threshold
         row = {"index": index, "score": found.score, "iou": iou, "has_hand": box is not None,
                "hit": bool(box is not None and said_hand and iou >= 0.5)}
+        for name in ("detector_score", "joint_confidence"):
+            if hasattr(found, name):
+                row[name] = float(getattr(found, name))
         if box is None:
             empties += 1
             false_alarms += int(said_hand)

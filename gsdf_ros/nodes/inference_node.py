@@ -40,6 +40,7 @@ from rclpy.node import Node
 
 from gsdf.msg import CropFrame, HandObjectReconstruction
 from gsdf_ros.detect.tracker import TrackerConfig
+from gsdf_ros.detect.verify import DEFAULT_PROPOSALS, RAW_THRESHOLD, VERIFIED_THRESHOLD
 from gsdf_ros.errors import CheckpointError
 from gsdf_ros.hand_finder import HandFinder, crop_of, load_detect_fn, look_detector
 from gsdf_ros.nodes import diagnostics, graph, params, runtime
@@ -81,8 +82,13 @@ PARAMETERS = (
     params.ParamSpec("detector", "", "hand detector checkpoint for crop_mode detect (empty: the package's "
                      f"{DEFAULT_DETECTOR} when present, else the model's own whole-image look; none: that look; "
                      "or module:factory)", read_only=True),
-    params.ParamSpec("hand_score_threshold", 0.5, "crop_mode detect: a hand score below this is 'no hand' (no TF, "
-                     "object pose or meshes for the frame)", min_value=0.0, max_value=1.0),
+    params.ParamSpec("hand_score_threshold", VERIFIED_THRESHOLD, "crop_mode detect: a hand score below this is "
+                     "'no hand' (no TF, object pose or meshes for the frame); with detector_proposals 0 the score is "
+                     f"the detector's own, for which {RAW_THRESHOLD} suits", min_value=0.0, max_value=1.0),
+    params.ParamSpec("detector_proposals", DEFAULT_PROPOSALS, "crop_mode detect: the pose net verifies this many of "
+                     "the detector's best candidates and the best one's hand score is the geometric mean of the "
+                     "detector's score and the mean joint confidence, its box that of the joints (0: the detector's "
+                     "best candidate and score alone)", read_only=True, min_value=0, max_value=8),
     params.ParamSpec("min_joint_confidence", 0.15, "crop_mode detect: the pose check; a crop whose mean joint "
                      "confidence is below this is 'no hand' and the next frame re-detects (0: no check)",
                      min_value=0.0, max_value=1.0),
@@ -132,7 +138,8 @@ class InferenceNode(Node):
         set_torch_threads(int(p["torch_threads"]))
         self._predictor: Predictor = load_node_predictor(spec, p["device"], int(p["window_length"]), mesh_options)
         self._finder, self._finder_kind = make_finder(self._predictor, str(p["detector"]), int(p["crop_size"]),
-                                                      float(p["hand_score_threshold"]), int(p["redetect_every"]))
+                                                      float(p["hand_score_threshold"]), int(p["redetect_every"]),
+                                                      int(p["detector_proposals"]))
         self._finder_warned = False
         self._crop_size = int(p["crop_size"])
         self._last_whole: CropSample | None = None
@@ -396,16 +403,17 @@ def set_torch_threads(threads: int) -> None:
 
 
 def make_finder(predictor: Predictor, detector: str, crop_size: int, threshold: float,
-                redetect_every: int) -> tuple[HandFinder | None, str]:
+                redetect_every: int, proposals: int = 0) -> tuple[HandFinder | None, str]:
     """The hand finder of crop_mode detect and what finds the hand: ``detector`` (a checkpoint or
-    factory), the model's whole-image look (no checkpoint), or nothing (neither: the whole frame is
-    the crop, hand score 1.0, as in crop_mode full). A named detector that cannot be loaded is a
-    start-up error."""
+    factory; its best ``proposals`` candidates verified by the predictor's pose net when it has one),
+    the model's whole-image look (no checkpoint), or nothing (neither: the whole frame is the crop,
+    hand score 1.0, as in crop_mode full). A named detector that cannot be loaded is a start-up error."""
+    look = getattr(predictor, "pose_look", None) if proposals > 0 else None
     try:
-        detect = load_detect_fn(detector, graph.package_file(DEFAULT_DETECTOR))
+        detect = load_detect_fn(detector, graph.package_file(DEFAULT_DETECTOR), look, proposals)
     except Exception as exc:
         raise runtime.StartupError(f"cannot load the hand detector {detector!r}: {exc}", MODEL_LOAD_EXIT_CODE) from None
-    kind = "detector"
+    kind = f"detector, {proposals} candidates verified by the pose net" if look is not None else "detector"
     if detect is None:
         look = getattr(predictor, "whole_image_look", None)
         if look is None:

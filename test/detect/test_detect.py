@@ -14,7 +14,14 @@ from gsdf_ros.cli.export import main as export_main
 from gsdf_ros.detect.data import SceneDataset, box_iou, centre_targets, fit_to_canvas
 from gsdf_ros.detect.model import DetectorConfig, HandDetector, decode_detection
 from gsdf_ros.detect.tracker import HandTracker, TrackerConfig, inside_fraction, square_around
-from gsdf_ros.detect.train import DetectorTrainConfig, detect, load_detector, score_detector, train_detector
+from gsdf_ros.detect.train import (
+    DetectorTrainConfig,
+    detect,
+    load_detector,
+    model_detect_fn,
+    score_detector,
+    train_detector,
+)
 from gsdf_ros.synth.scenes import SceneConfig, generate_scene, write_scenes
 
 CFG = DetectorConfig(canvas=(128, 96))
@@ -72,7 +79,7 @@ def test_detector_trains_resumes_and_scores(tmp_path):
     cfg.epochs = 2
     _, state = load_detector(train_detector(cfg, resume=last))
     assert state["epoch"] == 2 and state["step"] == 4
-    report = score_detector(model, SceneDataset(cfg.data_root, "train", model.cfg), threshold=0.5)
+    report = score_detector(model_detect_fn(model), SceneDataset(cfg.data_root, "train", model.cfg), threshold=0.5)
     assert report["hand_frames"] + report["empty_frames"] == 6
     assert 0.0 <= report["ms_per_frame"]
     found = detect(model, np.zeros((480, 640, 3), np.uint8))

@@ -8,6 +8,7 @@ import torch
 
 from gsdf_ros.eval_report import input_rgb
 from gsdf_ros.gsdf_predictor import GSDFPredictor, pose_views, shape_scale_of
+from gsdf_ros.hand_finder import crop_of, frame_intrinsics
 from gsdf_ros.inference import TIMED_STAGES, peak_sharpness
 from gsdf_ros.predictor import Predictor
 from gsdf_ros.result import CropSample
@@ -48,6 +49,22 @@ def test_the_pose_net_reads_its_own_crop_when_the_sample_carries_one(sdf_run, an
     moved, _ = predictor.predict_pose([other])
     assert moved.is_finite() and not np.allclose(moved.hand_joints, same.hand_joints, atol=1e-4), \
         "the joints come from the pose view, not from the shape crop"
+
+
+def test_pose_look_sees_what_the_pose_path_sees_in_the_same_crop(sdf_run, analytic_data):
+    """The detector's verifier: the pose net alone on a square of a whole frame gives the joints that
+    predict_pose gives on the same crop, projected into the frame, with confidences in [0, 1]."""
+    predictor = GSDFPredictor.from_checkpoint(sdf_run.last_checkpoint, mesh="none")
+    size = predictor.model.cfg.image_size
+    frame = dataclasses.replace(_crop(analytic_data[0], 10), rotation=np.eye(3), whole_frame=True)
+    intrinsics = frame_intrinsics(frame)
+    square = (6.0, 4.0, 40.0)
+    uv, confidence = predictor.pose_look(frame.image, intrinsics, square)
+    assert uv.shape == (21, 2) and confidence.shape == (21,)
+    assert np.all(np.isfinite(uv)) and np.all((confidence >= 0) & (confidence <= 1))
+    result, _ = predictor.predict_pose([crop_of(frame, square, size)])
+    np.testing.assert_allclose(uv, intrinsics.project(result.hand_joints), atol=1e-3)
+    np.testing.assert_allclose(confidence, result.joint_confidence, atol=1e-5)
 
 
 def test_shape_scale_follows_the_training_crops():

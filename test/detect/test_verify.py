@@ -1,0 +1,130 @@
+"""Hand candidates verified by the pose net: the candidate the pose net finds a hand in wins even when
+the detector ranked it lower, the box comes from the joints, unreadable looks score 0, and the
+detector proposes distinct local maxima, best first."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gsdf_ros.detect.model import Detection, decode_detection, decode_proposals
+from gsdf_ros.detect.tracker import square_around
+from gsdf_ros.detect.verify import (
+    FLESH_MARGIN,
+    Found,
+    VerifiedHand,
+    flesh_box,
+    joints_box,
+    verified_detector,
+    verified_score,
+    verify,
+)
+from gsdf_ros.geometry import Intrinsics
+from gsdf_ros.hand_finder import load_detect_fn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "nodes"))
+from nodes_fake_predictor import red_patch  # noqa: E402
+
+INTRINSICS = Intrinsics(500.0, 500.0, 319.5, 239.5, 640, 480)
+FRAME = np.zeros((480, 640, 3), np.uint8)
+HAND_UV = np.array([[300.0 + 4 * i, 200.0 + 3 * (i % 5)] for i in range(21)])  # a 80 x 12 px joint box
+
+
+class FakeLook:
+    """A pose net that sees a hand (confidence 0.6, joints HAND_UV) only in crops holding HAND_UV's
+    centre, and nothing (confidence 0.05, joints at the crop centre) elsewhere."""
+
+    def __init__(self) -> None:
+        self.squares: list[tuple[float, float, float]] = []
+
+    def __call__(self, image, intrinsics, square):
+        self.squares.append(square)
+        x0, y0, side = square
+        cx, cy = HAND_UV.mean(axis=0)
+        if x0 <= cx <= x0 + side and y0 <= cy <= y0 + side:
+            return HAND_UV, np.full(21, 0.6)
+        return np.tile([x0 + side / 2, y0 + side / 2], (21, 1)), np.full(21, 0.05)
+
+
+def test_flesh_box_pushes_the_joints_box_out_by_the_margin():
+    assert joints_box(HAND_UV) == (300.0, 200.0, 380.0, 212.0)
+    x0, y0, x1, y1 = flesh_box(HAND_UV)
+    pad = FLESH_MARGIN * 80.0
+    assert (x0, y0, x1, y1) == pytest.approx((300.0 - pad, 200.0 - pad, 380.0 + pad, 212.0 + pad))
+    with_nan = HAND_UV.copy()
+    with_nan[3] = np.nan
+    assert flesh_box(with_nan, 0.0) == joints_box(HAND_UV)
+    with pytest.raises(ValueError, match="no finite"):
+        flesh_box(np.full((21, 2), np.nan))
+
+
+def test_verified_score_is_the_clipped_geometric_mean():
+    assert verified_score(0.81, 0.25) == pytest.approx(0.45)
+    assert verified_score(1.5, 0.25) == pytest.approx(0.5)
+    assert verified_score(-0.1, 0.9) == 0.0
+    assert verified_score(math.nan, 0.9) == 0.0 and verified_score(0.9, math.inf) == 0.0
+
+
+def test_the_candidate_the_pose_net_reads_wins_with_the_joints_box():
+    decoy = Found(0.9, (20.0, 20.0, 120.0, 120.0))  # the detector's favourite: no hand there
+    hand = Found(0.4, (290.0, 170.0, 390.0, 250.0))
+    look = FakeLook()
+    found = verified_detector(lambda image: [decoy, hand], look, count=2)(FRAME, INTRINSICS)
+    assert isinstance(found, VerifiedHand)
+    assert found.box == pytest.approx(flesh_box(HAND_UV))
+    assert found.score == pytest.approx(math.sqrt(0.4 * 0.6))
+    assert found.detector_score == 0.4 and found.joint_confidence == pytest.approx(0.6)
+    assert look.squares == [square_around(decoy.box, 1.3), square_around(hand.box, 1.3)]
+    only_best = verified_detector(lambda image: [decoy, hand], FakeLook(), count=1)(FRAME, INTRINSICS)
+    assert only_best.score == pytest.approx(math.sqrt(0.9 * 0.05)), "count limits the candidates looked at"
+
+
+def test_unreadable_looks_and_no_candidates_score_zero():
+    candidate = Found(0.9, (290.0, 170.0, 390.0, 250.0))
+    nan_joints = verify(FRAME, INTRINSICS, candidate, lambda *a: (np.full((21, 2), np.nan), np.full(21, 0.7)))
+    nan_confidence = verify(FRAME, INTRINSICS, candidate, lambda *a: (HAND_UV, np.full(21, np.nan)))
+    for checked in (nan_joints, nan_confidence):
+        assert checked.score == 0.0 and checked.box == candidate.box
+    bad_box = verify(FRAME, INTRINSICS, Found(0.9, (np.nan, 0.0, 1.0, 1.0)), FakeLook())
+    assert bad_box.score == 0.0
+    assert verified_detector(lambda image: [], FakeLook())(FRAME, INTRINSICS).score == 0.0
+    with pytest.raises(ValueError, match="count"):
+        verified_detector(lambda image: [], FakeLook(), count=0)
+
+
+def _heat_with_peaks(peaks: dict[tuple[int, int], float], shape=(12, 16)) -> dict[str, torch.Tensor]:
+    heat = torch.full((1, 1, *shape), -8.0)
+    for (y, x), logit in peaks.items():
+        heat[0, 0, y, x] = logit
+    return {"heat": heat, "size": torch.zeros(1, 2, *shape), "offset": torch.zeros(1, 2, *shape)}
+
+
+def test_proposals_are_distinct_local_maxima_best_first():
+    out = _heat_with_peaks({(2, 3): 1.0, (2, 4): 0.5, (8, 12): 2.0, (10, 1): -1.0})
+    found = decode_proposals(out, count=3)
+    assert [d.score for d in found] == pytest.approx([torch.sigmoid(torch.tensor(v)).item() for v in (2.0, 1.0, -1.0)])
+    assert all(isinstance(d, Detection) for d in found)
+    centres = [((d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2) for d in found]
+    assert centres == [(48.0, 32.0), (12.0, 8.0), (4.0, 40.0)], "(2, 4) sits beside the higher (2, 3): no proposal"
+    assert decode_detection(out).box == found[0].box
+    assert len(decode_proposals(_heat_with_peaks({(0, 0): 1.0}, shape=(1, 2)), count=5)) == 1
+    with pytest.raises(ValueError, match="count"):
+        decode_proposals(out, count=0)
+
+
+def test_the_node_loader_verifies_when_given_a_look(tmp_path):
+    image = np.zeros((480, 640, 3), np.uint8)
+    image[190:230, 310:350] = (255, 0, 0)  # the red patch sits on HAND_UV's centre
+    plain = load_detect_fn("nodes_fake_predictor:red_patch_detector", tmp_path / "absent.pt")
+    verified = load_detect_fn("nodes_fake_predictor:red_patch_detector", tmp_path / "absent.pt", FakeLook(), 2)
+    assert plain(image, INTRINSICS).box == red_patch(image).box
+    found = verified(image, INTRINSICS)
+    assert found.box == pytest.approx(flesh_box(HAND_UV))
+    assert found.score == pytest.approx(math.sqrt(red_patch(image).score * 0.6))
+    with pytest.raises(ValueError, match="proposals"):
+        load_detect_fn("nodes_fake_predictor:red_patch_detector", tmp_path / "absent.pt", FakeLook(), -1)
