@@ -84,6 +84,14 @@ def test_the_candidate_the_pose_net_reads_wins_with_the_joints_box():
     assert only_best.score == pytest.approx(math.sqrt(0.9 * 0.05)), "count limits the candidates looked at"
 
 
+def test_the_box_is_cut_to_the_frame():
+    at_edge = HAND_UV + np.array([300.0, 0.0])  # x 600..680 in a 640 px wide frame
+    found = verify(FRAME, INTRINSICS, Found(0.8, (590.0, 170.0, 640.0, 250.0)), lambda *a: (at_edge, np.full(21, 0.5)))
+    x0, y0, x1, y1 = flesh_box(at_edge)
+    assert found.box == pytest.approx((x0, y0, 640.0, y1))
+    assert found.score == pytest.approx(math.sqrt(0.8 * 0.5))
+
+
 def test_unreadable_looks_and_no_candidates_score_zero():
     candidate = Found(0.9, (290.0, 170.0, 390.0, 250.0))
     nan_joints = verify(FRAME, INTRINSICS, candidate, lambda *a: (np.full((21, 2), np.nan), np.full(21, 0.7)))
@@ -92,6 +100,8 @@ def test_unreadable_looks_and_no_candidates_score_zero():
         assert checked.score == 0.0 and checked.box == candidate.box
     bad_box = verify(FRAME, INTRINSICS, Found(0.9, (np.nan, 0.0, 1.0, 1.0)), FakeLook())
     assert bad_box.score == 0.0
+    outside = verify(FRAME, INTRINSICS, candidate, lambda *a: (HAND_UV + 1000.0, np.full(21, 0.7)))
+    assert outside.score == 0.0 and outside.box == candidate.box, "joints all outside the frame: no visible hand"
     assert verified_detector(lambda image: [], FakeLook())(FRAME, INTRINSICS).score == 0.0
     with pytest.raises(ValueError, match="count"):
         verified_detector(lambda image: [], FakeLook(), count=0)
