@@ -37,7 +37,7 @@ HAND_UV = np.array([[300.0 + 4 * i, 200.0 + 3 * (i % 5)] for i in range(21)])  #
 
 class FakeLook:
     """A pose net that sees a hand (confidence 0.6, joints HAND_UV) only in crops holding HAND_UV's
-    centre, and nothing (confidence 0.05, joints at the crop centre) elsewhere."""
+    centre, and barely anything (confidence 0.05, HAND_UV's shape at the crop centre) elsewhere."""
 
     def __init__(self) -> None:
         self.squares: list[tuple[float, float, float]] = []
@@ -48,7 +48,7 @@ class FakeLook:
         cx, cy = HAND_UV.mean(axis=0)
         if x0 <= cx <= x0 + side and y0 <= cy <= y0 + side:
             return HAND_UV, np.full(21, 0.6)
-        return np.tile([x0 + side / 2, y0 + side / 2], (21, 1)), np.full(21, 0.05)
+        return HAND_UV - (cx, cy) + (x0 + side / 2, y0 + side / 2), np.full(21, 0.05)
 
 
 def test_flesh_box_pushes_the_joints_box_out_by_the_margin():
