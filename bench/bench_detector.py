@@ -1,7 +1,10 @@
 """Time the hand detector per whole camera frame on the CPU: resize to its canvas, normalise, network,
-decode (``gsdf_ros.detect.train.detect``), for frames of common camera sizes.
+decode (``gsdf_ros.detect.train.detect``), for frames of common camera sizes; with ``--verify-with``
+also the detection the inference node makes, its candidates verified by that model's pose net
+(``gsdf_ros.detect.verify``).
 
-    python bench/bench_detector.py --checkpoint models/hand_detector.pt --threads 2
+    python bench/bench_detector.py --checkpoint models/hand_detector.pt --threads 2 \
+        --verify-with models/gsdf_tiny_synthho.pt
 """
 
 from __future__ import annotations
@@ -14,25 +17,33 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gsdf_ros.detect.train import detect, load_detector
+from gsdf_ros.detect.train import load_detector, model_detect_fn, propose
+from gsdf_ros.detect.verify import DEFAULT_PROPOSALS, DetectFn, verified_detector
+from gsdf_ros.geometry.camera import Intrinsics
+from gsdf_ros.gsdf_predictor import GSDFPredictor
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = ((640, 480), (320, 240), (1280, 720), (1920, 1080))
 
 
-def time_frames(model: torch.nn.Module, size: tuple[int, int], repeats: int, seed: int = 0) -> list[float]:
-    """Milliseconds per ``detect`` call on ``repeats`` random frames of ``size`` (after two warm-up calls)."""
+def time_frames(detect_fn: DetectFn, size: tuple[int, int], repeats: int, seed: int = 0) -> list[float]:
+    """Milliseconds per ``detect_fn`` call on ``repeats`` random frames of ``size`` (after two warm-up calls)."""
     rng = np.random.default_rng(seed)
     width, height = size
+    intrinsics = Intrinsics(float(width), float(width), (width - 1) / 2, (height - 1) / 2, width, height)
     frames = [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(min(repeats, 8))]
     for frame in frames[:2]:
-        detect(model, frame)
+        detect_fn(frame, intrinsics)
     times = []
     for i in range(repeats):
         start = time.perf_counter()
-        detect(model, frames[i % len(frames)])
+        detect_fn(frames[i % len(frames)], intrinsics)
         times.append(1000.0 * (time.perf_counter() - start))
     return times
+
+
+def summary(ms: list[float]) -> dict[str, float]:
+    return {"median_ms": round(float(np.median(ms)), 2), "p90_ms": round(float(np.percentile(ms, 90)), 2)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,18 +51,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", default=str(ROOT / "models" / "hand_detector.pt"))
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--repeats", type=int, default=100)
+    parser.add_argument("--verify-with", metavar="MODEL", default=None,
+                        help="also time detection verified by this gSDF model's pose net")
+    parser.add_argument("--proposals", type=int, default=DEFAULT_PROPOSALS, help="candidates verified per frame")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     model, _ = load_detector(args.checkpoint)
     model.eval()
-    rows = {}
+    verified = None
+    if args.verify_with:
+        look = GSDFPredictor.from_checkpoint(args.verify_with, mesh="none").pose_look
+        verified = verified_detector(lambda image: propose(model, image, args.proposals), look, args.proposals)
+    rows, verified_rows = {}, {}
     for size in SIZES:
-        ms = time_frames(model, size, args.repeats)
-        rows[f"{size[0]}x{size[1]}"] = {"median_ms": round(float(np.median(ms)), 2),
-                                        "p90_ms": round(float(np.percentile(ms, 90)), 2)}
+        name = f"{size[0]}x{size[1]}"
+        rows[name] = summary(time_frames(model_detect_fn(model), size, args.repeats))
+        if verified is not None:
+            verified_rows[name] = summary(time_frames(verified, size, args.repeats))
     report = {"checkpoint": args.checkpoint, "threads": args.threads, "canvas": list(model.cfg.canvas),
               "repeats": args.repeats, "per_frame": rows}
+    if verified is not None:
+        report["verified"] = {"model": args.verify_with, "proposals": args.proposals, "per_frame": verified_rows}
     print(json.dumps(report, indent=1))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
