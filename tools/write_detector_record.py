@@ -1,8 +1,9 @@
 """Write the record that sits beside the shipped hand detector: how it was made and how well it does.
 
 Reads the checkpoint (configs, seed, data fingerprint, git commit, epochs), the training log beside
-the training run, and the folder written by gsdf-eval-detector (report.json) and
-bench/bench_detector.py (bench.json) on the held-out scenes.
+the training run, and the folders written by gsdf-eval-detector (report.json) on the held-out scenes:
+the detector alone (``--eval``, with bench/bench_detector.py's bench.json) and, as the inference node
+runs it, its candidates verified by the default model's pose net (``--verified``).
 """
 
 from __future__ import annotations
@@ -17,12 +18,37 @@ import yaml
 from gsdf_ros.detect.train import load_detector
 
 
+def score_lines(report: dict) -> list[str]:
+    """Recall, false hands and recall per hand size of one gsdf-eval-detector report, as Markdown."""
+    lines = [
+        f"- Recall at IoU >= 0.5 on {report['hand_frames']} frames with a hand: **{report['recall@0.5']:.3f}** "
+        f"(hand score threshold {report['threshold']}).",
+        f"- Frames without a hand called \"hand\": **{report['false_hand_rate']:.3f}** of {report['empty_frames']}.",
+        "",
+        "| hand size in the camera frame | frames | recall@0.5 |",
+        "|---|---|---|",
+    ]
+    sizes = report["recall_by_hand_size"].items()
+    return lines + [f"| {name} | {row['frames']} | {row['recall@0.5']:.3f} |" for name, row in sizes]
+
+
+def time_lines(per_frame: dict) -> list[str]:
+    """A bench_detector.py table (frame size -> median and p90 ms) as Markdown."""
+    rows = [f"| {size} | {row['median_ms']} | {row['p90_ms']} |" for size, row in per_frame.items()]
+    return ["| frame | median ms | p90 ms |", "|---|---|---|"] + rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--eval", type=Path, required=True, help="gsdf-eval-detector --out folder (+ bench.json)")
+    parser.add_argument("--verified", type=Path, default=None,
+                        help="gsdf-eval-detector --verify-with ... --out folder (the detection the node makes)")
+    parser.add_argument("--calibration", default=None, help="the command that made the threshold's calibration scenes")
     parser.add_argument("--scenes", required=True, help="the command that made the training scenes")
     parser.add_argument("--heldout", required=True, help="the command that made the held-out scenes")
+    parser.add_argument("--log", type=Path, default=None,
+                        help="the run's train_log.csv (default: the one in the training config's out_dir)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     model, state = load_detector(args.checkpoint)
@@ -30,7 +56,7 @@ def main() -> int:
     report = json.loads((args.eval / "report.json").read_text())
     bench_path = args.eval / "bench.json"
     bench = json.loads(bench_path.read_text()) if bench_path.is_file() else None
-    log_path = Path(train_cfg["out_dir"]) / "train_log.csv"
+    log_path = args.log or Path(train_cfg["out_dir"]) / "train_log.csv"
     losses = []
     if log_path.is_file():
         with log_path.open() as f:
@@ -53,21 +79,31 @@ def main() -> int:
         f"`{state.get('git_commit')}`.",
         f"- Held-out test set (never trained on): `{args.heldout}`.",
         "",
-        "## Held-out scores (`gsdf-eval-detector`)",
-        "",
-        f"- Recall at IoU >= 0.5 on {report['hand_frames']} frames with a hand: **{report['recall@0.5']:.3f}** "
-        f"(hand score threshold {report['threshold']}).",
-        f"- Frames without a hand called \"hand\": **{report['false_hand_rate']:.3f}** of {report['empty_frames']}.",
-        "",
-        "| hand size in the camera frame | frames | recall@0.5 |",
-        "|---|---|---|",
     ]
-    for name, row in report["recall_by_hand_size"].items():
-        lines.append(f"| {name} | {row['frames']} | {row['recall@0.5']:.3f} |")
+    verified = json.loads((args.verified / "report.json").read_text()) if args.verified else None
+    if verified:
+        lines += [
+            "## As the inference node runs it: candidates verified by the pose net (held-out)",
+            "",
+            f"`gsdf-eval-detector --verify-with {verified['verified_with']} --proposals {verified['proposals']}`: "
+            "the detector's best candidates, each looked at by the default model's pose net; hand score = geometric "
+            "mean of the detector's score and the mean joint confidence, box = the joints' box pushed out by the "
+            "flesh margin (`gsdf_ros/detect/verify.py`).",
+            "",
+        ]
+        lines += score_lines(verified)
+        if args.calibration:
+            lines += ["", f"The threshold was chosen on calibration scenes apart from both sets: `{args.calibration}`."]
+        lines += [""]
+    lines += ["## The detector alone (held-out)", ""] + score_lines(report)
     if bench:
-        lines += ["", f"## Time per whole frame (`bench/bench_detector.py`, {bench['threads']} torch threads, CPU)", "",
-                  "| frame | median ms | p90 ms |", "|---|---|---|"]
-        lines += [f"| {size} | {row['median_ms']} | {row['p90_ms']} |" for size, row in bench["per_frame"].items()]
+        lines += ["", f"## Time per whole frame (`bench/bench_detector.py`, {bench['threads']} torch threads, CPU)", ""]
+        lines += ["The detector alone:", ""] + time_lines(bench["per_frame"])
+        if "verified" in bench:
+            checked = bench["verified"]
+            lines += ["", f"Verified by the pose net ({checked['proposals']} candidates, `--verify-with "
+                      f"{checked['model']}`): detector and pose-net looks together.", ""]
+            lines += time_lines(checked["per_frame"])
     if losses:
         lines += ["", "## Training loss (mean of each epoch's last 50 steps)", "", "| epoch | loss |", "|---|---|"]
         lines += [f"| {epoch} | {loss:.4f} |" for epoch, loss in losses]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -251,5 +252,25 @@ def score_detector(detect_fn: DetectFn, data: SceneDataset, threshold: float = 0
         "recall@0.5": sum(r["hit"] for r in hands) / len(hands) if hands else float("nan"), "hand_frames": len(hands),
         "recall_by_hand_size": by_size,
         "false_hand_rate": false_alarms / empties if empties else float("nan"), "empty_frames": empties,
-        "ms_per_frame": 1000.0 * seconds / max(count, 1), "threshold": threshold, "rows": rows,
+        "ms_per_frame": 1000.0 * seconds / max(count, 1), "threshold": threshold,
+        "thresholds_for_false_rate": {str(rate): threshold_for_false_rate(rows, rate) for rate in FALSE_RATES},
+        "rows": rows,
     }
+
+
+FALSE_RATES = (0.005, 0.01, 0.02)
+"""False "hand" rates :func:`score_detector` gives thresholds (and their recall) for."""
+
+
+def threshold_for_false_rate(rows: list[dict], rate: float) -> dict[str, float] | None:
+    """The lowest hand score threshold (a score seen, or just above one) at which at most ``rate`` of the
+    hand-free rows score at or above it, with the recall at IoU >= 0.5 it gives; None without both kinds."""
+    empty = sorted((r["score"] for r in rows if not r["has_hand"]), reverse=True)
+    hands = [r for r in rows if r["has_hand"]]
+    if not empty or not hands:
+        return None
+    allowed = int(math.floor(rate * len(empty) + 1e-9))
+    threshold = float(np.nextafter(empty[allowed], np.inf)) if allowed < len(empty) else 0.0
+    recall = sum(r["iou"] >= 0.5 and r["score"] >= threshold for r in hands) / len(hands)
+    false = sum(score >= threshold for score in empty) / len(empty)
+    return {"threshold": threshold, "recall@0.5": recall, "false_hand_rate": false}
