@@ -20,6 +20,7 @@ from gsdf_ros.detect.train import (
     load_detector,
     model_detect_fn,
     score_detector,
+    threshold_for_false_rate,
     train_detector,
 )
 from gsdf_ros.synth.scenes import SceneConfig, generate_scene, write_scenes
@@ -190,3 +191,15 @@ def test_no_hand_ends_the_track():
 def test_inside_fraction_counts_the_share_inside_the_square():
     points = np.array([[0.0, 0.0], [5.0, 5.0], [11.0, 5.0], [5.0, -1.0]])
     assert inside_fraction(points, (0.0, 0.0, 10.0)) == pytest.approx(0.5)
+
+
+def test_threshold_for_a_false_rate_is_the_lowest_that_keeps_it():
+    empty = [{"has_hand": False, "score": s, "iou": 0.0} for s in (0.9, 0.5, 0.3, 0.1)]
+    hands = [{"has_hand": True, "score": s, "iou": iou} for s, iou in ((0.6, 0.7), (0.4, 0.8), (0.95, 0.2))]
+    quarter = threshold_for_false_rate(empty + hands, 0.25)
+    assert 0.5 < quarter["threshold"] < 0.5001
+    assert quarter["false_hand_rate"] == 0.25 and quarter["recall@0.5"] == pytest.approx(1 / 3)
+    assert threshold_for_false_rate(empty + hands, 0.0)["recall@0.5"] == 0.0
+    everything = threshold_for_false_rate(empty + hands, 1.0)
+    assert everything["threshold"] == 0.0 and everything["recall@0.5"] == pytest.approx(2 / 3)
+    assert threshold_for_false_rate(hands, 0.1) is None
