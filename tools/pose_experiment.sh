@@ -4,6 +4,8 @@
 #   2. the default pose net (configs/tiny_pose.yaml; resumes from runs/tiny_pose/last.pt when present)
 #   3. its learning curve: every epoch checkpoint on 200 training and 400 held-out images, both protocols
 #   4. held-out E_h against training-set size: the same schedule in steps on the first N training images
+#      (N from SIZES, default "1250 5000"; two sizes can train side by side: SIZES=1250 ... & SIZES=5000 ...;
+#      SIZE_STEPS, default 4000: about that many steps, e.g. an epoch of the default run to compare with its curve)
 # Run inside the environment: source env.sh && bash tools/pose_experiment.sh [STEP ...] (default: all)
 set -euo pipefail
 # training shares the cores with other work: waiting OpenMP threads sleep instead of spinning
@@ -31,7 +33,7 @@ for step in $steps; do
       gsdf-eval-pose --checkpoint runs/tiny_pose/epoch_*.pt --data "$HELD_OUT" --split test --limit 400 \
         --out runs/tiny_pose_curve/heldout ;;
     sizes)
-      for n in 1250 5000; do
+      for n in ${SIZES:-1250 5000}; do
         python - "$n" <<'PY'
 import json, sys
 from pathlib import Path
@@ -40,7 +42,7 @@ ids = json.loads(Path("data/synth_pose/splits/train.json").read_text())
 Path(f"data/synth_pose/splits/train_{n}.json").write_text(json.dumps(ids[:n]))
 PY
         steps_per_epoch=$(( n / 32 ))
-        epochs=$(( 4000 / steps_per_epoch ))
+        epochs=$(( ${SIZE_STEPS:-4000} / steps_per_epoch ))
         gsdf-train --config configs/tiny_pose.yaml subset="train_$n" epochs="$epochs" \
           "milestones=[$(( epochs * 11 / 16 )),$(( epochs * 14 / 16 ))]" ckpt_every=1000 out_dir="runs/tiny_pose_n$n"
         gsdf-eval-pose --checkpoint "runs/tiny_pose_n$n/last.pt" --data "$HELD_OUT" --split test --limit 400 \
