@@ -203,3 +203,14 @@ def test_threshold_for_a_false_rate_is_the_lowest_that_keeps_it():
     everything = threshold_for_false_rate(empty + hands, 1.0)
     assert everything["threshold"] == 0.0 and everything["recall@0.5"] == pytest.approx(2 / 3)
     assert threshold_for_false_rate(hands, 0.1) is None
+
+
+def test_detector_configs_load_and_the_long_one_changes_only_its_schedule():
+    from pathlib import Path
+
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    shipped = DetectorTrainConfig.from_yaml(configs / "detector.yaml")
+    longer = DetectorTrainConfig.from_yaml(configs / "detector_long.yaml")
+    changed = {name for name, value in vars(shipped).items() if getattr(longer, name) != value}
+    assert changed == {"epochs", "milestones", "size_weight", "out_dir"}
+    assert longer.epochs > shipped.epochs and DetectorConfig(**longer.model) == DetectorConfig(**shipped.model)
