@@ -13,7 +13,8 @@ took for a hand, a hand that left a tracked crop); :meth:`HandFinder.follow` the
 answer becomes "no hand" and the track is dropped, so the next frame runs the detector.
 
 A detector is any callable ``(rgb, intrinsics) -> Detection``: the trained
-:class:`~gsdf_ros.detect.model.HandDetector` (:func:`load_detect_fn`), or, without a checkpoint, a
+:class:`~gsdf_ros.detect.model.HandDetector` (:func:`load_detect_fn`; by default in the inference node
+its best candidates verified by the model's pose net, :mod:`gsdf_ros.detect.verify`), or, without a checkpoint, a
 pseudo-detector made from the model's own whole-image look (:func:`look_detector`: the box of the
 projected joints, the mean joint confidence as the score), which finds the hand less reliably.
 """
