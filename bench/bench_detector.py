@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gsdf_ros.detect.train import load_detector, model_detect_fn, propose
-from gsdf_ros.detect.verify import DEFAULT_PROPOSALS, DetectFn, verified_detector
+from gsdf_ros.detect.train import load_detector, model_detect_fn
+from gsdf_ros.detect.verify import DEFAULT_PROPOSALS, DetectFn
 from gsdf_ros.geometry.camera import Intrinsics
 from gsdf_ros.gsdf_predictor import GSDFPredictor
 
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     verified = None
     if args.verify_with:
         look = GSDFPredictor.from_checkpoint(args.verify_with, mesh="none").pose_look
-        verified = verified_detector(lambda image: propose(model, image, args.proposals), look, args.proposals)
+        verified = model_detect_fn(model, look, args.proposals)
     rows, verified_rows = {}, {}
     for size in SIZES:
         name = f"{size[0]}x{size[1]}"

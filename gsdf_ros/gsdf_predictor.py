@@ -28,9 +28,9 @@ from gsdf_ros.checkpoint import load_checkpoint_model
 from gsdf_ros.detect.tracker import JOINTS_ENLARGE
 from gsdf_ros.frames import hand_frames, object_axes, quaternion_xyzw
 from gsdf_ros.geometry.camera import Intrinsics
-from gsdf_ros.geometry.virtual_camera import to_source_frame, virtual_crop
+from gsdf_ros.geometry.virtual_camera import virtual_crop
 from gsdf_ros.inference import StageClock, VolumeTap, peak_sharpness
-from gsdf_ros.live_crop import crop_input, locate_hand
+from gsdf_ros.live_crop import locate_hand, look_at
 from gsdf_ros.model import GSDFNet, SDFState
 from gsdf_ros.reconstruction import frame_state, meshes_of, pose_of, prepare_window, resolve_window_length
 from gsdf_ros.result import CropSample, Reconstruction, TriangleMesh, all_finite
@@ -217,13 +217,10 @@ class GSDFPredictor:
         """The pose net alone on the square crop (x0, y0, side) of an (H, W, 3) uint8 RGB frame: its
         joints projected into the frame (21, 2) and their confidences (21,). It verifies the hand
         detector's candidates (:mod:`gsdf_ros.detect.verify`)."""
-        crop = virtual_crop(intrinsics, square, self.model.cfg.image_size)
-        image_t, k_t = crop_input(image, crop)
+        look = look_at(self.model.pose_net, image, virtual_crop(intrinsics, square, self.model.cfg.image_size))
         with torch.no_grad():
-            out = self.model.pose_net(image_t.to(self.device), k_t.to(self.device))
             confidence = peak_sharpness(self.joint_tap.volume[-1:])[0].cpu().numpy()
-        joints = to_source_frame(out.joints[0].double().cpu().numpy(), crop.rotation)
-        return intrinsics.project(joints), confidence.astype(np.float64)
+        return intrinsics.project(look.joints_source), confidence.astype(np.float64)
 
     def predict_pose(self, window: list[CropSample]) -> tuple[Reconstruction, MeshJob | None]:
         """The pose path for the newest crop of ``window`` (oldest first): joints with their frames and

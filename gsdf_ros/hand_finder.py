@@ -33,7 +33,6 @@ from gsdf_ros.detect.verify import (
     Detection,
     Found,
     PoseLook,
-    ProposeFn,
     image_detector,
     joints_box,
     verified_detector,
@@ -94,22 +93,19 @@ def load_detect_fn(spec: str, default_path: Path, look: PoseLook | None = None, 
     spec = spec.strip()
     if spec.lower() == NO_DETECTOR or (not spec and not default_path.is_file()):
         return None
-    count = max(1, proposals)
+    look = look if proposals > 0 else None
     if spec and is_factory_spec(spec):
         single = load_factory(spec, "detector")()
-        propose: ProposeFn = lambda image: [single(image)]  # noqa: E731
-    else:
-        path = Path(spec).expanduser() if spec else default_path
-        if not path.is_file():
-            raise FileNotFoundError(f"hand detector checkpoint not found: {path}")
-        from gsdf_ros.detect.train import load_detector
-        from gsdf_ros.detect.train import propose as propose_with
+        if look is None:
+            return image_detector(single)
+        return verified_detector(lambda image: [single(image)], look, proposals)
+    path = Path(spec).expanduser() if spec else default_path
+    if not path.is_file():
+        raise FileNotFoundError(f"hand detector checkpoint not found: {path}")
+    from gsdf_ros.detect.train import load_detector, model_detect_fn
 
-        model, _ = load_detector(path, "cpu")
-        propose = lambda image: propose_with(model, image, count)  # noqa: E731
-    if look is not None and proposals > 0:
-        return verified_detector(propose, look, count)
-    return image_detector(lambda image: propose(image)[0])
+    model, _ = load_detector(path, "cpu")
+    return model_detect_fn(model, look, proposals)
 
 
 def crop_of(frame: CropSample, square: tuple[float, float, float], size: int) -> CropSample:

@@ -58,24 +58,29 @@ class HandLook:
     """The root-depth head's wrist depth in this crop's virtual frame."""
 
 
+def look_at(pose_net: torch.nn.Module, image: np.ndarray, crop: VirtualCrop) -> HandLook:
+    """The pose net's look at one crop of an (H, W, 3) uint8 RGB image (joints not checked for finiteness)."""
+    device = next(pose_net.parameters()).device
+    image_t, k_t = crop_input(image, crop)
+    with torch.no_grad():
+        out = pose_net(image_t.to(device), k_t.to(device))
+    joints = to_source_frame(out.joints[0].double().cpu().numpy(), crop.rotation)
+    return HandLook(crop, image_t, k_t, joints, float(out.root_depth[0]))
+
+
 def locate_hand(pose_net: torch.nn.Module, image: np.ndarray, intrinsics: Intrinsics, size: int,
                 steps: int = REFINE_STEPS) -> HandLook:
     """Whole image first, then ``steps`` hand crops each around the previous look's joints; every
     look uses the pose net's own root depth. Raises ValueError when a look gives non-finite joints."""
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
-    device = next(pose_net.parameters()).device
     crop = full_image_crop(intrinsics, size)
     for step in range(steps + 1):
-        image_t, k_t = crop_input(image, crop)
-        with torch.no_grad():
-            out = pose_net(image_t.to(device), k_t.to(device))
-        joints = to_source_frame(out.joints[0].double().cpu().numpy(), crop.rotation)
-        if not np.all(np.isfinite(joints)):
+        look = look_at(pose_net, image, crop)
+        if not np.all(np.isfinite(look.joints_source)):
             raise ValueError("the pose net gave non-finite joints")
-        look = HandLook(crop, image_t, k_t, joints, float(out.root_depth[0]))
         if step < steps:
-            crop = crop_around(intrinsics, joints, size)
+            crop = crop_around(intrinsics, look.joints_source, size)
     return look
 
 

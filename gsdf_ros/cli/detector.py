@@ -53,8 +53,7 @@ def eval_main(argv: list[str] | None = None) -> int:
     import torch
 
     from gsdf_ros.detect.data import SceneDataset
-    from gsdf_ros.detect.train import load_detector, model_detect_fn, propose, score_detector
-    from gsdf_ros.detect.verify import verified_detector
+    from gsdf_ros.detect.train import load_detector, model_detect_fn, score_detector
 
     try:
         if args.proposals < 1:
@@ -66,7 +65,7 @@ def eval_main(argv: list[str] | None = None) -> int:
             from gsdf_ros.gsdf_predictor import GSDFPredictor
 
             look = GSDFPredictor.from_checkpoint(args.verify_with, mesh="none").pose_look
-            detect_fn = verified_detector(lambda image: propose(model, image, args.proposals), look, args.proposals)
+            detect_fn = model_detect_fn(model, look, args.proposals)
             threshold = VERIFIED_THRESHOLD if args.threshold is None else args.threshold
         report = score_detector(detect_fn, SceneDataset(args.data, args.split, model.cfg), threshold, args.limit)
     except (OSError, ValueError) as error:

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader
 from gsdf_ros.checkpoint import git_commit
 from gsdf_ros.detect.data import SceneDataset, box_iou, fit_to_canvas, scenes_fingerprint
 from gsdf_ros.detect.model import Detection, DetectorConfig, HandDetector, decode_proposals
-from gsdf_ros.detect.verify import DetectFn, image_detector
+from gsdf_ros.detect.verify import DEFAULT_PROPOSALS, DetectFn, PoseLook, image_detector, verified_detector
 from gsdf_ros.image_norm import normalise_image
 
 log = logging.getLogger("gsdf_ros.detect")
@@ -201,10 +201,15 @@ def detect(model: HandDetector, image: np.ndarray) -> Detection:
     return propose(model, image, 1)[0]
 
 
-def model_detect_fn(model: HandDetector) -> DetectFn:
-    """The detector's best candidate alone as a :data:`~gsdf_ros.detect.verify.DetectFn` (eval mode)."""
+def model_detect_fn(model: HandDetector, look: PoseLook | None = None, proposals: int = DEFAULT_PROPOSALS
+                    ) -> DetectFn:
+    """The detector (eval mode) as a :data:`~gsdf_ros.detect.verify.DetectFn`: its best candidate alone,
+    or, with a pose ``look``, its best ``proposals`` candidates verified by the pose net
+    (:func:`~gsdf_ros.detect.verify.verified_detector`), as the inference node runs it."""
     model.eval()
-    return image_detector(lambda image: detect(model, image))
+    if look is None:
+        return image_detector(lambda image: detect(model, image))
+    return verified_detector(lambda image: propose(model, image, proposals), look, proposals)
 
 
 HAND_SIZE_BINS = (0.0, 60.0, 120.0, 240.0, float("inf"))
