@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="images, annotations and label images only (no SDF files or meshes): pose-net data, fast")
     p.add_argument("--scenes", action="store_true",
                    help="whole-frame scenes for the hand detector (a hand or none anywhere in frames of common camera "
-                        "sizes, distractors), rendered at --size on the longer side: images/ and scenes_<split>.json")
+                        "sizes, distractors), rendered at --size on the longer side (--size 0: at each frame's own camera size): "
+                        "images/ and scenes_<split>.json")
     p.add_argument("--resume", action="store_true",
                    help="pose-only: keep the samples an interrupted run left complete on disk, render the rest")
     p.add_argument("--views", type=int, default=1,
@@ -51,6 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.num < 1 or args.workers < 1:
         print("gsdf-synth: --num and --workers must be >= 1", file=sys.stderr)
         return 2
+    if args.scenes:
+        return _scenes(args)
     try:
         config = SynthConfig(size=args.size, clip_len=args.clip_len, blur=args.blur, occluders=args.occluders,
                              val_frac=args.val_frac, test_frac=args.test_frac, sdf_surface=args.sdf_points,
@@ -59,8 +62,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"gsdf-synth: {exc}", file=sys.stderr)
         return 2
-    if args.scenes:
-        return _scenes(args)
     kept: list[SynthFrame] = []
     with tqdm(total=args.num, unit="clip" if args.clip_len > 1 else "sample", disable=args.quiet) as bar:
 

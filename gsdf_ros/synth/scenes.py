@@ -1,8 +1,10 @@
 """SynthHO full-frame scenes for the hand detector: a hand (or none) anywhere in a camera frame.
 
-Each scene stands for a frame of a common camera size (320x240 ... 1920x1080) and is rendered
+Each scene stands for a frame of a common camera size (320x240 ... 1920x1080). It is rendered either
 directly at the detector's input size (longer side ``long_side``), so a hand of 30-400 px in the
-nominal frame keeps its relative size. A scene has at most one hand, at a random position, scale and
+nominal frame keeps its relative size (fast: training data), or, with ``long_side`` 0, at the nominal
+frame size itself, as a camera would deliver it (the pose net then sees a small hand with all its
+pixels). The same seed draws the same scenes at any ``long_side``. A scene has at most one hand, at a random position, scale and
 orientation, holding or approaching an object or alone; about ``no_hand_prob`` of the scenes have no
 hand. Distractors make "hand" harder to fake: skin-coloured blobs, arms without a hand (skin
 capsules), objects alone. Distractors stay behind the hand, so the hand's visible box is its mask's.
@@ -45,6 +47,7 @@ class SceneConfig:
     """What one scene run draws; pixel sizes refer to the nominal camera frame."""
 
     long_side: int = 384
+    """Longer side of the rendered image, px; 0 renders at the nominal frame size."""
     frame_sizes: tuple[tuple[int, int], ...] = FRAME_SIZES
     hand_px: tuple[float, float] = (30.0, 400.0)
     """Longer side of the hand joints' box in the nominal frame, log-uniform."""
@@ -59,8 +62,8 @@ class SceneConfig:
     jpeg_quality: int = 92
 
     def __post_init__(self) -> None:
-        if self.long_side < 32 or not self.frame_sizes:
-            raise ValueError("long_side must be at least 32 px and frame_sizes non-empty")
+        if not (self.long_side == 0 or self.long_side >= 32) or not self.frame_sizes:
+            raise ValueError("long_side must be 0 (nominal size) or at least 32 px, and frame_sizes non-empty")
         if not 0 < self.hand_px[0] <= self.hand_px[1]:
             raise ValueError(f"hand_px must be an increasing positive range, got {self.hand_px}")
         if not 0.0 <= self.no_hand_prob <= 1.0 or not 0.0 <= self.object_prob <= 1.0:
@@ -98,7 +101,9 @@ class Scene:
 
 
 def render_size(nominal: tuple[int, int], long_side: int) -> tuple[int, int]:
-    """(width, height) of the rendered image: the nominal frame scaled to ``long_side``."""
+    """(width, height) of the rendered image: the nominal frame scaled to ``long_side`` (0: not scaled)."""
+    if long_side == 0:
+        return nominal
     scale = long_side / max(nominal)
     return max(1, round(nominal[0] * scale)), max(1, round(nominal[1] * scale))
 

@@ -70,6 +70,21 @@ def test_scenes_are_deterministic_and_label_the_visible_hand():
     assert any(s.box is None for s in scenes) and any(s.box is not None for s in scenes)
 
 
+def test_scenes_render_at_their_nominal_size_with_the_same_draws():
+    sizes = ((320, 240),)
+    half = [generate_scene(i, 4, SceneConfig(long_side=160, frame_sizes=sizes, no_hand_prob=0.0)) for i in range(3)]
+    full = [generate_scene(i, 4, SceneConfig(long_side=0, frame_sizes=sizes, no_hand_prob=0.0)) for i in range(3)]
+    assert all(scene.image.shape == (240, 320, 3) for scene in full)
+    assert all(scene.image.shape == (120, 160, 3) for scene in half)
+    both = [(h, f) for h, f in zip(half, full) if h.joints_2d is not None and f.joints_2d is not None]
+    assert both
+    for h, f in both:
+        # the same hand in the same place (the placement is drawn in each render's pixels: within 1 px)
+        np.testing.assert_allclose(f.joints_2d, 2.0 * h.joints_2d + 0.5, atol=1.0)
+    with pytest.raises(ValueError, match="long_side"):
+        SceneConfig(long_side=16)
+
+
 def test_detector_trains_resumes_and_scores(tmp_path):
     write_scenes(tmp_path / "scenes", 6, 1, SceneConfig(long_side=96, val_frac=0.0))
     cfg = DetectorTrainConfig(data_root=str(tmp_path / "scenes"), epochs=1, batch_size=3, out_dir=str(tmp_path / "run"),
