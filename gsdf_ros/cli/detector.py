@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from gsdf_ros.detect.verify import DEFAULT_PROPOSALS, RAW_THRESHOLD, VERIFIED_THRESHOLD
+from gsdf_ros.detect.verify import DEFAULT_PROPOSALS, DETECTOR_WEIGHT, RAW_THRESHOLD, VERIFIED_THRESHOLD
 from gsdf_ros.train import parse_overrides
 
 
@@ -44,6 +44,8 @@ def eval_main(argv: list[str] | None = None) -> int:
                         "node does (gsdf_ros.detect.verify); without it the detector's best candidate is the answer")
     p.add_argument("--proposals", type=int, default=DEFAULT_PROPOSALS,
                    help="candidates the pose net verifies (with --verify-with)")
+    p.add_argument("--detector-weight", type=float, default=DETECTOR_WEIGHT,
+                   help="exponent of the detector's score in the verified hand score (with --verify-with)")
     p.add_argument("--threshold", type=float, default=None,
                    help=f"hand score threshold (default: {RAW_THRESHOLD} for the detector alone, "
                         f"{VERIFIED_THRESHOLD} verified)")
@@ -65,7 +67,7 @@ def eval_main(argv: list[str] | None = None) -> int:
             from gsdf_ros.gsdf_predictor import GSDFPredictor
 
             look = GSDFPredictor.from_checkpoint(args.verify_with, mesh="none").pose_look
-            detect_fn = model_detect_fn(model, look, args.proposals)
+            detect_fn = model_detect_fn(model, look, args.proposals, args.detector_weight)
             threshold = VERIFIED_THRESHOLD if args.threshold is None else args.threshold
         report = score_detector(detect_fn, SceneDataset(args.data, args.split, model.cfg), threshold, args.limit)
     except (OSError, ValueError) as error:
@@ -75,6 +77,7 @@ def eval_main(argv: list[str] | None = None) -> int:
     report["torch_threads"] = torch.get_num_threads()
     report["verified_with"] = args.verify_with
     report["proposals"] = args.proposals if args.verify_with else 1
+    report["detector_weight"] = args.detector_weight if args.verify_with else None
     print(json.dumps(report, indent=2))
     if args.out:
         out = Path(args.out)

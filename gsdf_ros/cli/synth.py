@@ -34,8 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="images, annotations and label images only (no SDF files or meshes): pose-net data, fast")
     p.add_argument("--scenes", action="store_true",
                    help="whole-frame scenes for the hand detector (a hand or none anywhere in frames of common camera "
-                        "sizes, distractors), rendered at --size on the longer side (--size 0: at each frame's own camera size): "
-                        "images/ and scenes_<split>.json")
+                        "sizes, distractors), rendered at --size on the longer side (--size 0: at each frame's own "
+                        "camera size): images/ and scenes_<split>.json")
     p.add_argument("--resume", action="store_true",
                    help="pose-only: keep the samples an interrupted run left complete on disk, render the rest")
     p.add_argument("--views", type=int, default=1,

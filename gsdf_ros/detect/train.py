@@ -25,7 +25,14 @@ from torch.utils.data import DataLoader
 from gsdf_ros.checkpoint import git_commit
 from gsdf_ros.detect.data import SceneDataset, box_iou, fit_to_canvas, scenes_fingerprint
 from gsdf_ros.detect.model import Detection, DetectorConfig, HandDetector, decode_proposals
-from gsdf_ros.detect.verify import DEFAULT_PROPOSALS, DetectFn, PoseLook, image_detector, verified_detector
+from gsdf_ros.detect.verify import (
+    DEFAULT_PROPOSALS,
+    DETECTOR_WEIGHT,
+    DetectFn,
+    PoseLook,
+    image_detector,
+    verified_detector,
+)
 from gsdf_ros.image_norm import normalise_image
 
 log = logging.getLogger("gsdf_ros.detect")
@@ -201,15 +208,15 @@ def detect(model: HandDetector, image: np.ndarray) -> Detection:
     return propose(model, image, 1)[0]
 
 
-def model_detect_fn(model: HandDetector, look: PoseLook | None = None, proposals: int = DEFAULT_PROPOSALS
-                    ) -> DetectFn:
+def model_detect_fn(model: HandDetector, look: PoseLook | None = None, proposals: int = DEFAULT_PROPOSALS,
+                    detector_weight: float = DETECTOR_WEIGHT) -> DetectFn:
     """The detector (eval mode) as a :data:`~gsdf_ros.detect.verify.DetectFn`: its best candidate alone,
     or, with a pose ``look``, its best ``proposals`` candidates verified by the pose net
     (:func:`~gsdf_ros.detect.verify.verified_detector`), as the inference node runs it."""
     model.eval()
     if look is None:
         return image_detector(lambda image: detect(model, image))
-    return verified_detector(lambda image: propose(model, image, proposals), look, proposals)
+    return verified_detector(lambda image: propose(model, image, proposals), look, proposals, detector_weight)
 
 
 HAND_SIZE_BINS = (0.0, 60.0, 120.0, 240.0, float("inf"))

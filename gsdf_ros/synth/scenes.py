@@ -4,10 +4,12 @@ Each scene stands for a frame of a common camera size (320x240 ... 1920x1080). I
 directly at the detector's input size (longer side ``long_side``), so a hand of 30-400 px in the
 nominal frame keeps its relative size (fast: training data), or, with ``long_side`` 0, at the nominal
 frame size itself, as a camera would deliver it (the pose net then sees a small hand with all its
-pixels). The same seed draws the same scenes at any ``long_side``. A scene has at most one hand, at a random position, scale and
-orientation, holding or approaching an object or alone; about ``no_hand_prob`` of the scenes have no
-hand. Distractors make "hand" harder to fake: skin-coloured blobs, arms without a hand (skin
-capsules), objects alone. Distractors stay behind the hand, so the hand's visible box is its mask's.
+pixels). The same seed draws the same scenes at any ``long_side``.
+
+A scene has at most one hand, at a random position, scale and orientation, holding or approaching an
+object or alone; about ``no_hand_prob`` of the scenes have no hand. Distractors make "hand" harder to
+fake: skin-coloured blobs, arms without a hand (skin capsules), objects alone. Distractors stay behind
+the hand, so the hand's visible box is its mask's.
 
 Randomness per scene comes from ``default_rng([seed, index])``; the split from
 :func:`gsdf_ros.synth.generate.split_of`, as for the other SynthHO data.

@@ -1,6 +1,7 @@
 """Hand candidates verified by the pose net: the candidate the pose net finds a hand in wins even when
-the detector ranked it lower, the box comes from the joints, unreadable looks score 0, and the
-detector proposes distinct local maxima, best first."""
+the detector ranked it lower, the box comes from the joints, the second look is cut around the first
+look's joints and its confidence counts, unreadable looks score 0, and the detector proposes distinct
+local maxima, best first."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import torch
 from gsdf_ros.detect.model import Detection, decode_detection, decode_proposals
 from gsdf_ros.detect.tracker import square_around
 from gsdf_ros.detect.verify import (
+    DETECTOR_WEIGHT,
     FLESH_MARGIN,
     Found,
     VerifiedHand,
@@ -63,9 +65,15 @@ def test_flesh_box_pushes_the_joints_box_out_by_the_margin():
         flesh_box(np.full((21, 2), np.nan))
 
 
-def test_verified_score_is_the_clipped_geometric_mean():
-    assert verified_score(0.81, 0.25) == pytest.approx(0.45)
-    assert verified_score(1.5, 0.25) == pytest.approx(0.5)
+def hand_score(detector_score: float, joint_confidence: float) -> float:
+    return detector_score ** DETECTOR_WEIGHT * joint_confidence ** (1.0 - DETECTOR_WEIGHT)
+
+
+def test_verified_score_is_the_clipped_weighted_geometric_mean():
+    assert verified_score(0.81, 0.25, detector_weight=0.5) == pytest.approx(0.45)
+    assert verified_score(0.3, 0.7) == pytest.approx(hand_score(0.3, 0.7))
+    assert verified_score(1.0, 0.25, detector_weight=0.2) == pytest.approx(0.25 ** 0.8)
+    assert verified_score(1.5, 0.25, detector_weight=0.5) == pytest.approx(0.5)
     assert verified_score(-0.1, 0.9) == 0.0
     assert verified_score(math.nan, 0.9) == 0.0 and verified_score(0.9, math.inf) == 0.0
 
@@ -77,11 +85,29 @@ def test_the_candidate_the_pose_net_reads_wins_with_the_joints_box():
     found = verified_detector(lambda image: [decoy, hand], look, count=2)(FRAME, INTRINSICS)
     assert isinstance(found, VerifiedHand)
     assert found.box == pytest.approx(flesh_box(HAND_UV))
-    assert found.score == pytest.approx(math.sqrt(0.4 * 0.6))
+    assert found.score == pytest.approx(hand_score(0.4, 0.6))
     assert found.detector_score == 0.4 and found.joint_confidence == pytest.approx(0.6)
-    assert look.squares == [square_around(decoy.box, 1.3), square_around(hand.box, 1.3)]
+    assert look.squares[0] == square_around(decoy.box, 1.3) and look.squares[2] == square_around(hand.box, 1.3)
+    assert look.squares[3] == pytest.approx(square_around(flesh_box(HAND_UV), 1.3)), "second look: around the joints"
     only_best = verified_detector(lambda image: [decoy, hand], FakeLook(), count=1)(FRAME, INTRINSICS)
-    assert only_best.score == pytest.approx(math.sqrt(0.9 * 0.05)), "count limits the candidates looked at"
+    assert only_best.score == pytest.approx(hand_score(0.9, 0.05)), "count limits the candidates looked at"
+
+
+def test_the_last_look_around_the_joints_decides():
+    """A pose net that is surer when the hand sits in the middle of its crop, as in its training."""
+
+    def centred_look(image, intrinsics, square):
+        x0, y0, side = square
+        off = np.hypot(*(HAND_UV.mean(axis=0) - (x0 + side / 2, y0 + side / 2))) / side
+        return HAND_UV, np.full(21, 0.6 if off < 0.05 else 0.2)
+
+    off_centre = Found(0.5, (330.0, 180.0, 430.0, 260.0))
+    one = verify(FRAME, INTRINSICS, off_centre, centred_look, looks=1)
+    two = verify(FRAME, INTRINSICS, off_centre, centred_look)
+    assert one.joint_confidence == pytest.approx(0.2) and two.joint_confidence == pytest.approx(0.6)
+    assert two.score == pytest.approx(hand_score(0.5, 0.6)) and two.box == pytest.approx(flesh_box(HAND_UV))
+    with pytest.raises(ValueError, match="looks"):
+        verify(FRAME, INTRINSICS, off_centre, centred_look, looks=0)
 
 
 def test_the_box_is_cut_to_the_frame():
@@ -89,7 +115,7 @@ def test_the_box_is_cut_to_the_frame():
     found = verify(FRAME, INTRINSICS, Found(0.8, (590.0, 170.0, 640.0, 250.0)), lambda *a: (at_edge, np.full(21, 0.5)))
     x0, y0, x1, y1 = flesh_box(at_edge)
     assert found.box == pytest.approx((x0, y0, 640.0, y1))
-    assert found.score == pytest.approx(math.sqrt(0.8 * 0.5))
+    assert found.score == pytest.approx(hand_score(0.8, 0.5))
 
 
 def test_unreadable_looks_and_no_candidates_score_zero():
@@ -135,6 +161,6 @@ def test_the_node_loader_verifies_when_given_a_look(tmp_path):
     assert plain(image, INTRINSICS).box == red_patch(image).box
     found = verified(image, INTRINSICS)
     assert found.box == pytest.approx(flesh_box(HAND_UV))
-    assert found.score == pytest.approx(math.sqrt(red_patch(image).score * 0.6))
+    assert found.score == pytest.approx(hand_score(red_patch(image).score, 0.6))
     with pytest.raises(ValueError, match="proposals"):
         load_detect_fn("nodes_fake_predictor:red_patch_detector", tmp_path / "absent.pt", FakeLook(), -1)
