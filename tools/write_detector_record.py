@@ -86,14 +86,17 @@ def main() -> int:
             "## As the inference node runs it: candidates verified by the pose net (held-out)",
             "",
             f"`gsdf-eval-detector --verify-with {verified['verified_with']} --proposals {verified['proposals']}`: "
-            "the detector's best candidates, each looked at by the default model's pose net; hand score = geometric "
-            "mean of the detector's score and the mean joint confidence, box = the joints' box pushed out by the "
-            "flesh margin (`gsdf_ros/detect/verify.py`).",
+            "the detector's best candidates, each looked at twice by the default model's pose net (the candidate's "
+            "crop, then a crop around the first look's joints); hand score = detector score ^ "
+            f"{verified.get('detector_weight') or 0.5} x mean joint confidence ^ "
+            f"{1.0 - (verified.get('detector_weight') or 0.5):.1f}, "
+            "box = the joints' box pushed out by the flesh margin (`gsdf_ros/detect/verify.py`).",
             "",
         ]
         lines += score_lines(verified)
         if args.calibration:
-            lines += ["", f"The threshold was chosen on calibration scenes apart from both sets: `{args.calibration}`."]
+            lines += ["", "The weight and the threshold were chosen on calibration scenes apart from both sets: "
+                      f"`{args.calibration}`."]
         lines += [""]
     lines += ["## The detector alone (held-out)", ""] + score_lines(report)
     if bench:
