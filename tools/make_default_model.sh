@@ -17,13 +17,14 @@ bash tools/pose_experiment.sh curve
 [ -f data/synth/train.json ] || timed synth gsdf-synth --out data/synth --num 1300 --seed 1 --workers 2 --val-frac 0.09 --test-frac 0.0 --quiet
 [ -f data/synth_heldout/test.json ] || gsdf-synth --out data/synth_heldout --num 240 --seed 7 --workers 2 --val-frac 0.0 --test-frac 1.0 --quiet
 # 3. Shape net with the pose net frozen (configs hold every setting and the seed).
-timed tiny_sdf gsdf-train --config configs/tiny_sdf.yaml
+timed tiny_sdf_objw gsdf-train --config configs/tiny_sdf_long.yaml
 # 4. Held-out metrics (never trained on), both protocols: the whole model, then the pose net alone.
-timed eval gsdf-eval --checkpoint runs/tiny_sdf/last.pt --data data/synth_heldout --split test --protocol both \
+timed eval gsdf-eval --checkpoint runs/tiny_sdf_objw/last.pt --data data/synth_heldout --split test --protocol both \
   --mesh c2f --resolution 64 --points 30000 --limit "${EVAL_LIMIT:-200}" --out runs/eval_heldout
 gsdf-eval-pose --checkpoint runs/tiny_pose/last.pt --data data/synth_pose_heldout --split test --limit 400 \
   --out runs/eval_pose_heldout
 # 5. Ship it without optimiser state, with its record.
-gsdf-export runs/tiny_sdf/last.pt models/gsdf_tiny_synthho.pt
+gsdf-export runs/tiny_sdf_objw/last.pt models/gsdf_tiny_synthho.pt
 python tools/write_model_record.py --checkpoint models/gsdf_tiny_synthho.pt --eval runs/eval_heldout \
-  --eval-pose runs/eval_pose_heldout --curve runs/tiny_pose_curve --runs runs --out models/gsdf_tiny_synthho.md
+  --eval-pose runs/eval_pose_heldout --curve runs/tiny_pose_curve --runs runs --sdf-config configs/tiny_sdf_long.yaml \
+  --out models/gsdf_tiny_synthho.md

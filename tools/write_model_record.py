@@ -63,9 +63,11 @@ def main() -> int:
     parser.add_argument("--eval-pose", type=Path, required=True, help="gsdf-eval-pose output folder (held-out)")
     parser.add_argument("--curve", type=Path, default=Path("runs/tiny_pose_curve"))
     parser.add_argument("--runs", type=Path, default=Path("runs"))
+    parser.add_argument("--sdf-config", default="configs/tiny_sdf.yaml", help="the shape net's training config")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     ckpt = load_checkpoint(args.checkpoint)
+    sdf_run = Path(ckpt.train_config.get("out_dir", "runs/tiny_sdf"))
     pose_cfg = (args.runs / "tiny_pose" / "train_config.yaml").read_text()
     sdf_cfg = json.dumps(ckpt.train_config, indent=2, sort_keys=True)
     summary = json.loads((args.eval / "summary.json").read_text())
@@ -89,7 +91,7 @@ def main() -> int:
         f"| data fingerprint (shape net's train split) | `{ckpt.data_fingerprint}` |",
         f"| seed | {ckpt.seed} |",
         f"| epochs / steps (shape net) | {ckpt.epoch} / {ckpt.step} |",
-        f"| training time | pose net {seconds(args.runs, 'tiny_pose')}, shape net {seconds(args.runs, 'tiny_sdf')} |",
+        f"| training time | pose net {seconds(args.runs, 'tiny_pose')}, shape net {seconds(args.runs, sdf_run.name)} |",
         f"| held-out sets (seed 7, never trained on) | pose: `{POSE_HELDOUT}` "
         f"({pose['summary']['paper']['E_h']['n']} scored); whole model: `{SDF_HELDOUT}` ({held_out} scored) |",
         "",
@@ -103,8 +105,8 @@ def main() -> int:
         POSE_SYNTH,
         "gsdf-train --config configs/tiny_pose.yaml",
         SDF_SYNTH,
-        "gsdf-train --config configs/tiny_sdf.yaml",
-        f"gsdf-export runs/tiny_sdf/last.pt {args.checkpoint}",
+        f"gsdf-train --config {args.sdf_config}",
+        f"gsdf-export {sdf_run}/last.pt {args.checkpoint}",
         "```",
         "",
         "## The pose net on its held-out set",
