@@ -82,14 +82,14 @@ def main() -> int:
     ]
     verified = json.loads((args.verified / "report.json").read_text()) if args.verified else None
     if verified:
+        weight = verified.get("detector_weight") or 0.5  # reports from before the weight were plain geometric means
         lines += [
             "## As the inference node runs it: candidates verified by the pose net (held-out)",
             "",
             f"`gsdf-eval-detector --verify-with {verified['verified_with']} --proposals {verified['proposals']}`: "
             "the detector's best candidates, each looked at twice by the default model's pose net (the candidate's "
-            "crop, then a crop around the first look's joints); hand score = detector score ^ "
-            f"{verified.get('detector_weight') or 0.5} x mean joint confidence ^ "
-            f"{1.0 - (verified.get('detector_weight') or 0.5):.1f}, "
+            f"crop, then a crop around the first look's joints); hand score = detector score ^ {weight} x mean joint "
+            f"confidence ^ {1.0 - weight:.1f}, "
             "box = the joints' box pushed out by the flesh margin (`gsdf_ros/detect/verify.py`).",
             "",
         ]
