@@ -25,7 +25,7 @@ from gsdf_ros.data.loading import DataSettings, open_dataset
 from gsdf_ros.eval_report import json_default, pick_examples, plot_histograms, render_example, results_markdown
 from gsdf_ros.eval_scoring import SCORED_KEYS, SampleReconstruction, ScoringJob, ScoringPool, score_job
 from gsdf_ros.geometry.virtual_camera import HAND_CROP_ENLARGE
-from gsdf_ros.live_crop import REFINE_STEPS, locate_hand, shape_inputs
+from gsdf_ros.live_crop import REFINE_STEPS, SINGLE_LOOK, PoseLooks, read_hand, shape_inputs
 from gsdf_ros.metrics import summarize
 from gsdf_ros.model import GSDFNet, SDFState
 from gsdf_ros.reconstruction import MESH_METHODS, frame_state, meshes_of, resolve_window_length
@@ -59,6 +59,9 @@ class EvalConfig:
     """``live``, single frames: hand crops around the model's own joints after its whole-image look
     (:func:`gsdf_ros.live_crop.locate_hand`); None: 0 for models trained on whole images, else
     :data:`~gsdf_ros.live_crop.REFINE_STEPS`."""
+    single_look: bool = False
+    """``live``, single frames, models trained on hand crops: read the joints from the tracker's crop
+    alone instead of averaging :class:`~gsdf_ros.live_crop.PoseLooks` around it."""
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS + ("both",):
@@ -141,8 +144,10 @@ def reconstruct_frames(
     pose_view = None
     if "pose_image" in sample:
         pose_view = tuple(_tensor(sample[k], device)[None].float() for k in ("pose_image", "pose_K", "pose_R"))
+    pose_joints = _tensor(sample["pose_joints"], device)[None].float() if "pose_joints" in sample else None
     with torch.no_grad():
-        state = model.encode(image.float(), K.float(), None if wrist is None else wrist.float(), pose_view)
+        state = model.encode(image.float(), K.float(), None if wrist is None else wrist.float(), pose_view,
+                             pose_joints)
     positions = [state.wrist.shape[0] - 1] if positions is None else list(positions)
     share = (time.perf_counter() - start) / max(1, len(positions))
     results = []
@@ -180,15 +185,17 @@ def frame_gt_meshes(dataset: Any, index: int, sample: dict, t: int) -> tuple[tri
 
 
 def live_inputs(
-    model: GSDFNet, dataset: Any, index: int, refine_steps: int, shape_enlarge: float | None = None
+    model: GSDFNet, dataset: Any, index: int, refine_steps: int, shape_enlarge: float | None = None,
+    looks: PoseLooks = SINGLE_LOOK,
 ) -> dict:
     """The network inputs of item ``index`` as a camera would give them: only its whole image and
-    intrinsics are read; the crop comes from the model's own joints (``refine_steps`` looks). With
-    ``shape_enlarge`` the shape net reads a wider crop around them and the pose net its last look."""
+    intrinsics are read; the crop comes from the model's own joints (``refine_steps`` looks), the
+    joints from ``looks`` around them. With ``shape_enlarge`` the shape net reads a wider crop around
+    them and the pose net its last look."""
     image, intrinsics = dataset.source(index)
-    look = locate_hand(model.pose_net, image, intrinsics, model.cfg.image_size, refine_steps)
+    look = read_hand(model.pose_net, image, intrinsics, model.cfg.image_size, refine_steps, looks)
     view = shape_inputs(look, image, intrinsics, model.cfg.image_size, shape_enlarge)
-    inputs = {"image": view.image[0], "K": view.K[0], "cam_rot": view.crop.rotation}
+    inputs = {"image": view.image[0], "K": view.K[0], "cam_rot": view.crop.rotation, "pose_joints": view.joints[0]}
     if view.pose_view is not None:
         inputs.update(zip(("pose_image", "pose_K", "pose_R"), (x[0] for x in view.pose_view)))
     return inputs
@@ -210,7 +217,8 @@ def protocol_inputs(model: GSDFNet, dataset: Any, index: int, sample: dict, cfg:
         return sample
     steps = cfg.refine_steps if cfg.refine_steps is not None else (0 if trained_crop == "full" else REFINE_STEPS)
     enlarge = float(train_config.get("hand_enlarge", HAND_CROP_ENLARGE)) if train_config.get("pose_crop") else None
-    return live_inputs(model, dataset, index, steps, enlarge)
+    looks = SINGLE_LOOK if cfg.single_look or trained_crop == "full" else PoseLooks()
+    return live_inputs(model, dataset, index, steps, enlarge, looks)
 
 
 def reconstruct_item(model: GSDFNet, dataset: Any, index: int, cfg: EvalConfig, protocol: str,

@@ -30,7 +30,8 @@ from gsdf_ros.frames import hand_frames, object_axes, quaternion_xyzw
 from gsdf_ros.geometry.camera import Intrinsics
 from gsdf_ros.geometry.virtual_camera import virtual_crop
 from gsdf_ros.inference import StageClock, VolumeTap, peak_sharpness
-from gsdf_ros.live_crop import locate_hand, look_at
+from gsdf_ros.geometry.pose_looks import PoseLooks
+from gsdf_ros.live_crop import locate_hand, look_at, mean_joints
 from gsdf_ros.model import GSDFNet, SDFState
 from gsdf_ros.reconstruction import frame_state, meshes_of, pose_of, prepare_window, resolve_window_length
 from gsdf_ros.result import CropSample, Reconstruction, TriangleMesh, all_finite
@@ -93,18 +94,39 @@ def shape_scale_of(train_config: dict) -> float | None:
     return max(1.0, float(train_config.get("hand_enlarge", JOINTS_ENLARGE)) / JOINTS_ENLARGE)
 
 
+def pose_looks_of(train_config: dict) -> PoseLooks | None:
+    """The crops to average the joints over for a model trained on hand crops; None for whole images."""
+    return PoseLooks() if train_config.get("crop") == "hand" else None
+
+
 def pose_views(window: Sequence[CropSample], length: int, image_size: int
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
     """The pose net's own crops of a window (images (T,3,S,S), intrinsics (T,3,3) and the rotations
     (T,3,3) from each pose crop's frame to its shape crop's), the window padded as
     :func:`prepare_window` pads it; None unless every crop carries a ``pose_view``."""
-    frames = list(window[-length:])
-    frames = [frames[0]] * (length - len(frames)) + frames
+    frames = _window_frames(window, length) if window else []
     if not frames or any(f.pose_view is None for f in frames):
         return None
     images, intrinsics = prepare_window([f.pose_view for f in frames], length, image_size)
     rotations = [np.asarray(f.rotation, np.float64).T @ np.asarray(f.pose_view.rotation, np.float64) for f in frames]
     return images, intrinsics, torch.from_numpy(np.stack(rotations).astype(np.float32))
+
+
+def _window_frames(window: Sequence[CropSample], length: int) -> list[CropSample]:
+    """The newest ``length`` crops of a window, the oldest repeated when fewer (as :func:`prepare_window`)."""
+    frames = list(window[-length:])
+    return [frames[0]] * (length - len(frames)) + frames
+
+
+def looks_joints(pose_net: torch.nn.Module, frame: CropSample, image_size: int) -> np.ndarray:
+    """The pose net's joints (21, 3) averaged over a crop's ``pose_looks``, in the crop's own frame."""
+    images, intrinsics = prepare_window(frame.pose_looks, len(frame.pose_looks), image_size)
+    rotations = np.stack([np.asarray(frame.rotation, np.float64).T @ np.asarray(look.rotation, np.float64)
+                          for look in frame.pose_looks])
+    try:
+        return mean_joints(pose_net, images, intrinsics, rotations)
+    except ValueError as error:
+        raise NonFiniteOutputError(str(error)) from None
 
 
 class GSDFPredictor:
@@ -147,6 +169,11 @@ class GSDFPredictor:
         over the tracker's); None: both nets read the hand crop."""
         self.joint_tap = VolumeTap(model.pose_net.volume_head)
         self.object_tap = VolumeTap(model.object_head)
+        self.pose_looks: PoseLooks | None = None
+        """The crops around the hand whose joints the model averages, for a model trained on hand crops
+        (the hand finder cuts them: ``CropSample.pose_looks``); None: one crop."""
+        self._looks_cache: dict[tuple, np.ndarray] = {}
+        self._joint_volume: torch.Tensor | None = None
 
     @property
     def makes_meshes(self) -> bool:
@@ -168,6 +195,7 @@ class GSDFPredictor:
         length = resolve_window_length(checkpoint.window_length, window_length)
         predictor = cls(model, length, device, mesh, mesh_resolution, mesh_every)
         predictor.shape_scale = shape_scale_of(checkpoint.train_config)
+        predictor.pose_looks = pose_looks_of(checkpoint.train_config)
         return predictor
 
     def warm_up(self) -> None:
@@ -194,14 +222,40 @@ class GSDFPredictor:
         view = pose_views(window, self.window_length, size)
         if view is not None:
             view = tuple(v.to(self.device) for v in view)
+        joints = self._window_joints(window)
         with torch.no_grad():
             if self.window_length > 1:
                 state = self.model.encode(images[None], intrinsics[None],
-                                          pose_view=None if view is None else tuple(v[None] for v in view))
+                                          pose_view=None if view is None else tuple(v[None] for v in view),
+                                          pose_joints=None if joints is None else joints[None])
             else:
                 state = self.model.encode(images[-1:], intrinsics[-1:],
-                                          pose_view=None if view is None else tuple(v[-1:] for v in view))
+                                          pose_view=None if view is None else tuple(v[-1:] for v in view),
+                                          pose_joints=None if joints is None else joints[-1:])
         return frame_state(state, state.wrist.shape[0] - 1)
+
+    def _window_joints(self, window: Sequence[CropSample]) -> torch.Tensor | None:
+        """Each window crop's joints (T,21,3) averaged over its ``pose_looks`` (older crops' from a
+        cache); None unless every crop carries looks. Keeps the newest crop's first look's joint
+        volume for the confidences."""
+        self._joint_volume = None
+        frames = _window_frames(window, self.window_length)
+        if not frames or any(not f.pose_looks for f in frames):
+            return None
+        size = self.model.cfg.image_size
+        cache: dict[tuple, np.ndarray] = {}
+        for frame in frames[:-1]:
+            key = (frame.stamp_ns, frame.frame_id, tuple(frame.box))
+            cache[key] = self._looks_cache.get(key)
+            if cache[key] is None:
+                cache[key] = looks_joints(self.model.pose_net, frame, size)
+        newest = frames[-1]
+        joints = looks_joints(self.model.pose_net, newest, size)
+        self._joint_volume = self.joint_tap.volume[:1]
+        cache[(newest.stamp_ns, newest.frame_id, tuple(newest.box))] = joints
+        self._looks_cache = cache
+        stacked = [cache[(f.stamp_ns, f.frame_id, tuple(f.box))] for f in frames]
+        return torch.from_numpy(np.stack(stacked).astype(np.float32)).to(self.device)
 
     def whole_image_look(self, image: np.ndarray, intrinsics: Intrinsics) -> tuple[np.ndarray, np.ndarray]:
         """The pose net's look at a whole (H, W, 3) uint8 RGB frame resized to its input: joints (21, 3)
@@ -231,7 +285,8 @@ class GSDFPredictor:
         with torch.no_grad():
             state = self.encode_window(window)
             encode_seconds = time.perf_counter() - start
-            joint_conf = _finite("joint confidence", peak_sharpness(self.joint_tap.volume[-1:])[0].cpu().numpy())
+            volume = self.joint_tap.volume[-1:] if self._joint_volume is None else self._joint_volume
+            joint_conf = _finite("joint confidence", peak_sharpness(volume)[0].cpu().numpy())
             object_conf = float(peak_sharpness(self.object_tap.volume[-1:])[0, 0])
         rotation = np.asarray(newest.rotation, dtype=np.float64)
         pose = pose_of(state, rotation)

@@ -38,6 +38,7 @@ from gsdf_ros.detect.verify import (
     verified_detector,
 )
 from gsdf_ros.geometry.camera import Intrinsics
+from gsdf_ros.geometry.pose_looks import PoseLooks
 from gsdf_ros.geometry.virtual_camera import virtual_crop, warp_crop
 from gsdf_ros.result import CropSample
 
@@ -121,7 +122,8 @@ class HandFinder:
     the inference node's pose worker is its only user."""
 
     def __init__(self, detect: DetectFn, crop_size: int, cfg: TrackerConfig = TrackerConfig(),
-                 min_confidence: float = 0.0, shape_scale: float | None = None) -> None:
+                 min_confidence: float = 0.0, shape_scale: float | None = None,
+                 looks: PoseLooks | None = None) -> None:
         if crop_size < 1:
             raise ValueError(f"crop_size must be positive, got {crop_size}")
         if shape_scale is not None and not shape_scale >= 1.0:
@@ -129,6 +131,9 @@ class HandFinder:
         self.shape_scale = shape_scale
         """None: the model reads the hand crop; else its shape net reads the concentric crop this many
         times wider, with the hand crop as the pose net's own view (``CropSample.pose_view``)."""
+        self.looks = looks
+        """Crops around the hand crop whose joints the model averages (``CropSample.pose_looks``); None:
+        the hand crop alone."""
         self.detect = detect
         self.min_confidence = 0.0
         self.set_min_confidence(min_confidence)
@@ -174,11 +179,14 @@ class HandFinder:
             return Finding(None, self.score, detected)
         self._intrinsics = intrinsics
         hand = crop_of(frame, square, self.crop_size)
+        looks = () if self.looks is None else tuple(crop_of(frame, box, self.crop_size)
+                                                    for box in self.looks.squares(square))
         if self.shape_scale is None:
-            return Finding(hand, self.score, detected)
+            return Finding(replace(hand, pose_looks=looks), self.score, detected)
         x0, y0, side = square
         outer = square_around((x0, y0, x0 + side, y0 + side), self.shape_scale)
-        return Finding(replace(crop_of(frame, outer, self.crop_size), pose_view=hand), self.score, detected)
+        return Finding(replace(crop_of(frame, outer, self.crop_size), pose_view=hand, pose_looks=looks),
+                       self.score, detected)
 
     def follow(self, joints: np.ndarray, confidence: np.ndarray | None = None) -> bool:
         """The model's joints (21, 3) in the frame's optical frame and their confidences (21,) for the crop

@@ -27,7 +27,9 @@ class CropSample:
     image is the whole camera frame (H, W, 3), k the camera's own K and rotation the identity; the
     inference process finds the hand and cuts the crop (``crop_mode`` detect). ``pose_view``: the pose
     net's own tighter crop of the same frame, for a model whose shape net reads a wider crop than its
-    pose net (``pose_crop`` training); None: both nets read this crop.
+    pose net (``pose_crop`` training); None: both nets read this crop. ``pose_looks``: crops of the
+    same frame around the hand whose joints the model averages (:class:`gsdf_ros.live_crop.PoseLooks`);
+    empty: the joints come from the pose net's one crop.
     """
 
     stamp_ns: int
@@ -38,6 +40,7 @@ class CropSample:
     box: Box
     whole_frame: bool = False
     pose_view: CropSample | None = None
+    pose_looks: tuple[CropSample, ...] = ()
 
     def __post_init__(self) -> None:
         if self.image.ndim != 3 or self.image.shape[2] != 3 or self.image.dtype != np.uint8:

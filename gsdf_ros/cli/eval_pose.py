@@ -23,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="paper: hand-centred crop and true wrist depth; live: nothing from the ground truth")
     p.add_argument("--limit", type=int, help="the first N samples only")
     p.add_argument("--refine-steps", type=int, default=None, help="live: hand crops after the whole-image look")
+    p.add_argument("--single-look", action="store_true",
+                   help="live: the joints of the tracker's crop alone (default: averaged over several crops)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", required=True, help="output directory")
     return p
@@ -34,14 +36,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from gsdf_ros.checkpoint import load_checkpoint_model
     from gsdf_ros.data import FrameDataset
-    from gsdf_ros.live_crop import REFINE_STEPS
+    from gsdf_ros.live_crop import REFINE_STEPS, SINGLE_LOOK, PoseLooks
     from gsdf_ros.pose_eval import PoseEvalConfig, evaluate_pose_net, pose_table, summarize_pose, write_pose_report
 
     protocols = ("paper", "live") if args.protocol == "both" else (args.protocol,)
     out = Path(args.out)
     curve = []
     try:
-        cfg = PoseEvalConfig(protocols, args.limit, REFINE_STEPS if args.refine_steps is None else args.refine_steps)
+        cfg = PoseEvalConfig(protocols, args.limit, REFINE_STEPS if args.refine_steps is None else args.refine_steps,
+                             SINGLE_LOOK if args.single_look else PoseLooks())
         for path in args.checkpoint:
             model, checkpoint = load_checkpoint_model(path, torch.device(args.device))
             pose_net = model if checkpoint.stage == "pose" else model.pose_net
@@ -51,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             summary = summarize_pose(rows)
             target = out if len(args.checkpoint) == 1 else out / Path(path).stem
             meta = {"checkpoint": str(path), "step": checkpoint.step, "epoch": checkpoint.epoch,
-                    "data": args.data, "split": args.split, "refine_steps": cfg.refine_steps}
+                    "data": args.data, "split": args.split, "refine_steps": cfg.refine_steps,
+                    "pose_looks": cfg.looks.count}
             write_pose_report(target, rows, summary, meta)
             print(f"{path} (step {checkpoint.step}, {args.split}, n={len(rows) // len(protocols)})")
             print(pose_table(summary))

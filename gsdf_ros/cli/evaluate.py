@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=1,
                         help="processes scoring meshes (ICP, nearest neighbours) while the model reconstructs the "
                         "next samples; same results for any value")
+    parser.add_argument("--single-look", action="store_true",
+                        help="live: read the joints from the tracker's crop alone (default: averaged over "
+                        "several crops around it)")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--no-progress", action="store_true")
     return parser
@@ -46,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             checkpoint=args.checkpoint, data=args.data, out=args.out, split=args.split, protocol=args.protocol,
             mesh=args.mesh, resolution=args.resolution, limit=args.limit, device=args.device,
             n_points=args.points, crop=args.crop, clip_len=args.clip_len, workers=args.workers,
+            single_look=args.single_look,
         )
         summary = ev.evaluate(cfg, progress=not args.no_progress)
     except (CheckpointError, OSError, ValueError) as error:

@@ -175,10 +175,14 @@ class GSDFNet(nn.Module):
         return maps
 
     def _pose(
-        self, image: torch.Tensor, K: torch.Tensor, wrist: torch.Tensor | None, pose_view: tuple | None
+        self, image: torch.Tensor, K: torch.Tensor, wrist: torch.Tensor | None, pose_view: tuple | None,
+        pose_joints: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Joints (B,21,3) in the frame of ``image`` and the depth the volumes are decoded at, from the
-        frozen pose net on ``image`` or on its own crop ``pose_view`` = (image, K, R pose -> crop)."""
+        frozen pose net on ``image`` or on its own crop ``pose_view`` = (image, K, R pose -> crop), or
+        ``pose_joints`` read beforehand."""
+        if pose_joints is not None:
+            return pose_joints, (pose_joints[:, 0] if wrist is None else wrist)[:, 2]
         with torch.no_grad():
             if pose_view is None:
                 pose = self.pose_net(image, K, None if wrist is None else wrist[:, 2])
@@ -195,9 +199,13 @@ class GSDFNet(nn.Module):
         K: torch.Tensor,
         wrist: torch.Tensor | None = None,
         pose_view: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+        pose_joints: torch.Tensor | None = None,
     ) -> SDFState:
         """Run both backbones once. Images (B,3,H,W) or clips (B,T,3,H,W) with K/wrist shaped alike;
-        ``pose_view`` (pose_image, pose_K, pose_R): the pose net's own crop (see the module docstring)."""
+        ``pose_view`` (pose_image, pose_K, pose_R): the pose net's own crop (see the module docstring);
+        ``pose_joints`` (B,21,3) (or (B,T,21,3)) in the frame of ``image``: the pose net's joints read
+        beforehand (:func:`gsdf_ros.live_crop.read_hand` averages several looks), used instead of its
+        forward pass here."""
         if image.dim() not in (4, 5):
             raise ValueError(f"expected image (B,3,H,W) or (B,T,3,H,W), got {tuple(image.shape)}")
         clip = tuple(image.shape[:2]) if image.dim() == 5 else None
@@ -215,7 +223,11 @@ class GSDFNet(nn.Module):
             if pose_view[0].shape[0] != image.shape[0] or pose_view[2].shape != K.shape:
                 raise ValueError(f"pose crop: expected {image.shape[0]} images and rotations (B,3,3), got "
                                  f"{tuple(pose_view[0].shape)} and {tuple(pose_view[2].shape)}")
-        joints, root_depth = self._pose(image, K, wrist, pose_view)
+        if pose_joints is not None:
+            pose_joints = _flatten_clip(pose_joints, clip, "pose_joints")
+            if pose_joints.shape != (image.shape[0], 21, 3):
+                raise ValueError(f"expected pose_joints ({image.shape[0]},21,3), got {tuple(pose_joints.shape)}")
+        joints, root_depth = self._pose(image, K, wrist, pose_view, pose_joints)
         wrist = joints[:, 0] if wrist is None else wrist
         with torch.no_grad():
             frames, valid = _bone_frames(joints, self.template)

@@ -82,6 +82,24 @@ def test_live_protocol_places_the_hand_without_ground_truth(tiny):
     assert (out["root_depth"] > 0).all() and torch.isfinite(out["hand_sdf"]).all()
 
 
+def test_joints_read_beforehand_replace_the_pose_nets(tiny):
+    """``pose_joints`` (the mean over several looks) place the hand and drive the kinematic features."""
+    model = tiny.eval()
+    batch = make_batch(get_config("tiny"), wrist=False)
+    joints = torch.tensor([0.01, 0.02, 0.55]) + 0.03 * torch.randn(2, 21, 3, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        own = model.encode(batch["image"], batch["K"])
+        given = model.encode(batch["image"], batch["K"], pose_joints=joints)
+        sdf_own, _ = model.decode_sdf(own, batch["points"])
+        sdf_given, _ = model.decode_sdf(given, batch["points"])
+    torch.testing.assert_close(given.joints, joints)
+    torch.testing.assert_close(given.wrist, joints[:, 0])
+    torch.testing.assert_close(given.root_depth, joints[:, 0, 2])
+    assert not torch.allclose(sdf_own, sdf_given), "the decoders read the given joints"
+    with pytest.raises(ValueError, match="pose_joints"):
+        model.encode(batch["image"], batch["K"], pose_joints=joints[:, :20])
+
+
 def test_clip_forward_with_temporal_transformer():
     torch.manual_seed(0)
     cfg = get_config("tiny_video")

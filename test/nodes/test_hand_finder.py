@@ -11,6 +11,7 @@ import pytest
 
 from gsdf_ros.detect.tracker import TrackerConfig
 from gsdf_ros.geometry import Intrinsics
+from gsdf_ros.geometry.pose_looks import PoseLooks
 from gsdf_ros.hand_finder import Found, HandFinder, load_detect_fn, look_detector
 from gsdf_ros.result import CropSample
 
@@ -94,6 +95,16 @@ def test_a_wider_shape_crop_carries_the_hand_crop_as_the_pose_view() -> None:
     assert HandFinder(CountingDetector(), 64).find(whole_frame(1, 300)).sample.pose_view is None
     with pytest.raises(ValueError, match="shape_scale"):
         HandFinder(CountingDetector(), 64, shape_scale=0.5)
+
+
+def test_the_finder_cuts_the_pose_looks_around_the_hand_crop() -> None:
+    looks = PoseLooks()
+    found = HandFinder(CountingDetector(), 64, shape_scale=1.5, looks=looks).find(whole_frame(1, 300)).sample
+    assert len(found.pose_looks) == looks.count == 15
+    np.testing.assert_allclose([look.box for look in found.pose_looks], looks.squares(found.pose_view.box))
+    assert found.pose_looks[0].box == pytest.approx(found.pose_view.box), "the first look is the hand crop"
+    assert all(look.image.shape == (64, 64, 3) for look in found.pose_looks)
+    assert HandFinder(CountingDetector(), 64).find(whole_frame(1, 300)).sample.pose_looks == ()
 
 
 def test_the_whole_image_look_scores_with_the_mean_joint_confidence() -> None:

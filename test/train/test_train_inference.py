@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from gsdf_ros.eval_report import input_rgb
-from gsdf_ros.gsdf_predictor import GSDFPredictor, pose_views, shape_scale_of
+from gsdf_ros.geometry.pose_looks import PoseLooks
+from gsdf_ros.gsdf_predictor import GSDFPredictor, pose_looks_of, pose_views, shape_scale_of
 from gsdf_ros.hand_finder import crop_of, frame_intrinsics
 from gsdf_ros.inference import TIMED_STAGES, peak_sharpness
 from gsdf_ros.predictor import Predictor
@@ -67,7 +68,9 @@ def test_pose_look_sees_what_the_pose_path_sees_in_the_same_crop(sdf_run, analyt
     np.testing.assert_allclose(confidence, result.joint_confidence, atol=1e-5)
 
 
-def test_shape_scale_follows_the_training_crops():
+def test_shape_scale_and_pose_looks_follow_the_training_crops():
+    assert pose_looks_of({"crop": "hand"}) == PoseLooks()
+    assert pose_looks_of({"crop": "full"}) is None and pose_looks_of({}) is None
     assert shape_scale_of({"crop": "hand", "pose_crop": True, "hand_enlarge": 2.2}) == pytest.approx(2.2 / 1.5)
     assert shape_scale_of({"crop": "hand", "pose_crop": False, "hand_enlarge": 2.2}) is None
     assert shape_scale_of({"crop": "full"}) is None
@@ -86,3 +89,46 @@ def test_peak_sharpness_is_high_for_a_peak_and_low_for_a_flat_volume():
     peaked[0, 1, 4, 4, 4] = 50.0
     conf = peak_sharpness(peaked)
     assert conf[0, 1] > 0.99 and conf[0, 0] == pytest.approx(27 / 512)
+
+
+def test_the_joints_are_the_mean_over_the_crops_pose_looks(sdf_run, analytic_data):
+    """With ``pose_looks`` the pose path publishes the joints averaged over those crops (each mapped into
+    the crop's frame), and the confidences of the first look; without them, the pose net's one crop."""
+    predictor = GSDFPredictor.from_checkpoint(sdf_run.last_checkpoint, mesh="none")
+    size = predictor.model.cfg.image_size
+    frame = dataclasses.replace(_crop(analytic_data[0], 10), rotation=np.eye(3), whole_frame=True)
+    squares = [(6.0, 4.0, 40.0), (2.0, 0.0, 52.0), (10.0, 8.0, 36.0)]
+    looks = tuple(crop_of(frame, square, size) for square in squares)
+    plain = crop_of(frame, squares[0], size)
+    singles = [predictor.predict_pose([look])[0] for look in looks]
+    mean = np.mean([plain.rotation.T @ r.hand_joints.T for r in singles], axis=0).T  # in the crop's frame
+    result, _ = predictor.predict_pose([dataclasses.replace(plain, pose_looks=looks)])
+    np.testing.assert_allclose(result.hand_joints, (plain.rotation @ mean.T).T, atol=1e-4)
+    np.testing.assert_allclose(result.joint_confidence, singles[0].joint_confidence, atol=1e-5)
+    assert not np.allclose(result.hand_joints, singles[0].hand_joints, atol=1e-4)
+
+
+
+def test_read_hand_averages_the_looks_around_the_located_hand(pose_run, analytic_data):
+    """One look: :func:`locate_hand` itself. Several: the mean of the pose net's joints on each crop,
+    in the source frame, the tracker's crop and input kept."""
+    from gsdf_ros.checkpoint import load_checkpoint_model
+    from gsdf_ros.geometry import Intrinsics
+    from gsdf_ros.geometry.pose_looks import SINGLE_LOOK
+    from gsdf_ros.live_crop import locate_hand, look_at, read_hand
+
+    pose_net, _ = load_checkpoint_model(pose_run.last_checkpoint, "cpu")
+    pose_net.eval()
+    sample = analytic_data[0]
+    image = (input_rgb(sample["image"].numpy()) * 255).round().astype(np.uint8)
+    intrinsics = Intrinsics.from_matrix(sample["K"].numpy().astype(np.float64), image.shape[1], image.shape[0])
+    size = pose_net.cfg.image_size
+    located = locate_hand(pose_net, image, intrinsics, size, 1)
+    single = read_hand(pose_net, image, intrinsics, size, 1, SINGLE_LOOK)
+    np.testing.assert_allclose(single.joints_source, located.joints_source)
+    looks = PoseLooks(enlarges=(1.5, 2.0), shifts=((0.0, 0.0), (0.1, 0.0)))
+    read = read_hand(pose_net, image, intrinsics, size, 1, looks)
+    each = [look_at(pose_net, image, crop).joints_source for crop in looks.crops(intrinsics, located.joints_source, size)]
+    np.testing.assert_allclose(read.joints_source, np.mean(each, axis=0), atol=1e-5)
+    assert read.crop.box == located.crop.box and torch.equal(read.image, located.image)
+    assert read.root_depth == pytest.approx((read.joints_source @ read.crop.rotation)[0, 2])
