@@ -28,9 +28,9 @@ from gsdf_ros.checkpoint import load_checkpoint_model
 from gsdf_ros.detect.tracker import JOINTS_ENLARGE
 from gsdf_ros.frames import hand_frames, object_axes, quaternion_xyzw
 from gsdf_ros.geometry.camera import Intrinsics
+from gsdf_ros.geometry.pose_looks import PoseLooks
 from gsdf_ros.geometry.virtual_camera import virtual_crop
 from gsdf_ros.inference import StageClock, VolumeTap, peak_sharpness
-from gsdf_ros.geometry.pose_looks import PoseLooks
 from gsdf_ros.live_crop import locate_hand, look_at, mean_joints
 from gsdf_ros.model import GSDFNet, SDFState
 from gsdf_ros.reconstruction import frame_state, meshes_of, pose_of, prepare_window, resolve_window_length

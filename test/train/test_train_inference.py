@@ -128,7 +128,8 @@ def test_read_hand_averages_the_looks_around_the_located_hand(pose_run, analytic
     np.testing.assert_allclose(single.joints_source, located.joints_source)
     looks = PoseLooks(enlarges=(1.5, 2.0), shifts=((0.0, 0.0), (0.1, 0.0)))
     read = read_hand(pose_net, image, intrinsics, size, 1, looks)
-    each = [look_at(pose_net, image, crop).joints_source for crop in looks.crops(intrinsics, located.joints_source, size)]
+    crops = looks.crops(intrinsics, located.joints_source, size)
+    each = [look_at(pose_net, image, crop).joints_source for crop in crops]
     np.testing.assert_allclose(read.joints_source, np.mean(each, axis=0), atol=1e-5)
     assert read.crop.box == located.crop.box and torch.equal(read.image, located.image)
     assert read.root_depth == pytest.approx((read.joints_source @ read.crop.rotation)[0, 2])
