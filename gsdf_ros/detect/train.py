@@ -242,7 +242,8 @@ def score_detector(detect_fn: DetectFn, data: SceneDataset, threshold: float = 0
         iou = box_iou(found.box, box) if box is not None else 0.0
         said_hand = found.score >= threshold
         row = {"index": index, "score": found.score, "iou": iou, "has_hand": box is not None,
-               "hit": bool(box is not None and said_hand and iou >= 0.5)}
+               "hit": bool(box is not None and said_hand and iou >= 0.5),
+               "box": [float(v) for v in found.box], "true_box": None if box is None else [float(v) for v in box]}
         for name in ("detector_score", "joint_confidence"):
             if hasattr(found, name):
                 row[name] = float(getattr(found, name))
