@@ -40,7 +40,8 @@ IMAGE_TOPIC, INFO_TOPIC = "/crossing/image", "/crossing/camera_info"
 FRAME = "crossing_camera_optical_frame"
 
 
-def params_file(directory: Path, checkpoint: str | None, detector: str | None, threshold: float | None) -> Path:
+def params_file(directory: Path, checkpoint: str | None, detector: str | None, threshold: float | None,
+                pose_looks: int | None = None) -> Path:
     """The package's parameter file with crop_mode detect, no meshes and the given model files."""
     params = yaml.safe_load((ROOT / "config" / "gsdf.yaml").read_text())
     node_params = params["/**"]["ros__parameters"]
@@ -51,6 +52,8 @@ def params_file(directory: Path, checkpoint: str | None, detector: str | None, t
         node_params["detector"] = detector
     if threshold is not None:
         node_params["hand_score_threshold"] = threshold
+    if pose_looks is not None:
+        node_params["pose_looks"] = pose_looks
     path = directory / "params.yaml"
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     return path
@@ -98,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", default=None, help="model checkpoint (default: the params file's)")
     parser.add_argument("--detector", default=None, help="hand detector (default: the params file's)")
     parser.add_argument("--threshold", type=float, default=None, help="hand_score_threshold (default: the file's)")
+    parser.add_argument("--pose-looks", type=int, default=None, help="pose_looks (default: the file's)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
 
@@ -109,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="gsdf_crossing_"))
     graph_log = work / "graph.log"
-    params = params_file(work, args.checkpoint, args.detector, args.threshold)
+    params = params_file(work, args.checkpoint, args.detector, args.threshold, args.pose_looks)
     graph = launch(IMAGE_TOPIC, INFO_TOPIC, params, graph_log)
     rclpy.init()
     node = rclpy.create_node("gsdf_crossing_observer")

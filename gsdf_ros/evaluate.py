@@ -24,8 +24,9 @@ from gsdf_ros.checkpoint import load_checkpoint_model
 from gsdf_ros.data.loading import DataSettings, open_dataset
 from gsdf_ros.eval_report import json_default, pick_examples, plot_histograms, render_example, results_markdown
 from gsdf_ros.eval_scoring import SCORED_KEYS, SampleReconstruction, ScoringJob, ScoringPool, score_job
+from gsdf_ros.geometry.pose_looks import MAX_LOOKS, SINGLE_LOOK, PoseLooks, pose_looks
 from gsdf_ros.geometry.virtual_camera import HAND_CROP_ENLARGE
-from gsdf_ros.live_crop import REFINE_STEPS, SINGLE_LOOK, PoseLooks, read_hand, shape_inputs
+from gsdf_ros.live_crop import REFINE_STEPS, read_hand, shape_inputs
 from gsdf_ros.metrics import summarize
 from gsdf_ros.model import GSDFNet, SDFState
 from gsdf_ros.reconstruction import MESH_METHODS, frame_state, meshes_of, resolve_window_length
@@ -59,9 +60,9 @@ class EvalConfig:
     """``live``, single frames: hand crops around the model's own joints after its whole-image look
     (:func:`gsdf_ros.live_crop.locate_hand`); None: 0 for models trained on whole images, else
     :data:`~gsdf_ros.live_crop.REFINE_STEPS`."""
-    single_look: bool = False
-    """``live``, single frames, models trained on hand crops: read the joints from the tracker's crop
-    alone instead of averaging :class:`~gsdf_ros.live_crop.PoseLooks` around it."""
+    pose_looks: int = MAX_LOOKS
+    """``live``, single frames, models trained on hand crops: the joints are the mean over the first
+    this many crops around the hand (:func:`~gsdf_ros.geometry.pose_looks.pose_looks`; 1: the hand crop)."""
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS + ("both",):
@@ -78,6 +79,8 @@ class EvalConfig:
             raise ValueError(f"workers must be at least 1, got {self.workers}")
         if self.refine_steps is not None and self.refine_steps < 0:
             raise ValueError(f"refine_steps must be >= 0, got {self.refine_steps}")
+        if not 1 <= self.pose_looks <= MAX_LOOKS:
+            raise ValueError(f"pose_looks must lie in [1, {MAX_LOOKS}], got {self.pose_looks}")
 
     @property
     def protocols(self) -> tuple[str, ...]:
@@ -217,7 +220,7 @@ def protocol_inputs(model: GSDFNet, dataset: Any, index: int, sample: dict, cfg:
         return sample
     steps = cfg.refine_steps if cfg.refine_steps is not None else (0 if trained_crop == "full" else REFINE_STEPS)
     enlarge = float(train_config.get("hand_enlarge", HAND_CROP_ENLARGE)) if train_config.get("pose_crop") else None
-    looks = SINGLE_LOOK if cfg.single_look or trained_crop == "full" else PoseLooks()
+    looks = SINGLE_LOOK if trained_crop == "full" else pose_looks(cfg.pose_looks)
     return live_inputs(model, dataset, index, steps, enlarge, looks)
 
 

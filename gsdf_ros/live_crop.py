@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from gsdf_ros.geometry.camera import Intrinsics
-from gsdf_ros.geometry.pose_looks import SINGLE_LOOK, PoseLooks
+from gsdf_ros.geometry.pose_looks import SINGLE_LOOK, PoseLooks  # noqa: F401 (SINGLE_LOOK: re-exported)
 from gsdf_ros.geometry.virtual_camera import (
     HAND_CROP_ENLARGE,
     VirtualCrop,
@@ -109,7 +109,7 @@ def read_hand(pose_net: torch.nn.Module, image: np.ndarray, intrinsics: Intrinsi
     """:func:`locate_hand`, then the joints averaged over ``looks`` around its estimate; the returned
     look keeps the tracker's crop and input (the shape net's pose view) with those joints."""
     look = locate_hand(pose_net, image, intrinsics, size, steps)
-    if looks == SINGLE_LOOK:
+    if looks.count == 1:
         return look
     crops = looks.crops(intrinsics, look.joints_source, size)
     inputs = [crop_input(image, crop) for crop in crops]

@@ -23,8 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="paper: hand-centred crop and true wrist depth; live: nothing from the ground truth")
     p.add_argument("--limit", type=int, help="the first N samples only")
     p.add_argument("--refine-steps", type=int, default=None, help="live: hand crops after the whole-image look")
-    p.add_argument("--single-look", action="store_true",
-                   help="live: the joints of the tracker's crop alone (default: averaged over several crops)")
+    p.add_argument("--pose-looks", type=int, default=15,
+                   help="live: average the joints over the first N of 15 crops around the hand (1: the hand crop "
+                        "alone; 3: its three sizes; the inference node's pose_looks, default 1)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", required=True, help="output directory")
     return p
@@ -36,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from gsdf_ros.checkpoint import load_checkpoint_model
     from gsdf_ros.data import FrameDataset
-    from gsdf_ros.live_crop import REFINE_STEPS, SINGLE_LOOK, PoseLooks
+    from gsdf_ros.geometry.pose_looks import pose_looks
+    from gsdf_ros.live_crop import REFINE_STEPS
     from gsdf_ros.pose_eval import PoseEvalConfig, evaluate_pose_net, pose_table, summarize_pose, write_pose_report
 
     protocols = ("paper", "live") if args.protocol == "both" else (args.protocol,)
@@ -44,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     curve = []
     try:
         cfg = PoseEvalConfig(protocols, args.limit, REFINE_STEPS if args.refine_steps is None else args.refine_steps,
-                             SINGLE_LOOK if args.single_look else PoseLooks())
+                             pose_looks(args.pose_looks))
         for path in args.checkpoint:
             model, checkpoint = load_checkpoint_model(path, torch.device(args.device))
             pose_net = model if checkpoint.stage == "pose" else model.pose_net

@@ -32,9 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=1,
                         help="processes scoring meshes (ICP, nearest neighbours) while the model reconstructs the "
                         "next samples; same results for any value")
-    parser.add_argument("--single-look", action="store_true",
-                        help="live: read the joints from the tracker's crop alone (default: averaged over "
-                        "several crops around it)")
+    parser.add_argument("--pose-looks", type=int, default=15,
+                        help="live: average the joints over the first N of 15 crops around the hand (1: the hand "
+                        "crop alone; 3: its three sizes; the inference node's pose_looks, default 1)")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--no-progress", action="store_true")
     return parser
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             checkpoint=args.checkpoint, data=args.data, out=args.out, split=args.split, protocol=args.protocol,
             mesh=args.mesh, resolution=args.resolution, limit=args.limit, device=args.device,
             n_points=args.points, crop=args.crop, clip_len=args.clip_len, workers=args.workers,
-            single_look=args.single_look,
+            pose_looks=args.pose_looks,
         )
         summary = ev.evaluate(cfg, progress=not args.no_progress)
     except (CheckpointError, OSError, ValueError) as error:

@@ -94,9 +94,11 @@ PARAMETERS = (
                      min_value=0.0, max_value=1.0),
     params.ParamSpec("redetect_every", 5, "crop_mode detect: run the hand detector at least every n-th frame (between "
                      "detections the crop follows the tracked joints)", read_only=True, min_value=1, max_value=1000),
-    params.ParamSpec("pose_looks", True, "crop_mode detect, models trained on hand crops: average the joints over "
-                     "15 crops around the hand (3 sizes, 5 centres; held-out live joint error 3.67 -> 3.29 cm) "
-                     "instead of reading them from one", read_only=True),
+    params.ParamSpec("pose_looks", 1, "crop_mode detect, models trained on hand crops: the published joints are "
+                     "their mean over this many crops around the hand (1: the hand crop alone; 3: at 1, 1.27 and "
+                     "1.53 times its size; up to 15: those sizes at 5 centres); each crop costs one pose-net pass. "
+                     "Better on held-out frames, worse on the crossing-hand bench: see the README",
+                     read_only=True, min_value=1, max_value=15),
     params.CROP_SIZE,
     params.ParamSpec("torch_threads", 0, "torch CPU threads of this process (0: torch's default)", read_only=True,
                      min_value=0, max_value=256),
@@ -142,7 +144,7 @@ class InferenceNode(Node):
         self._predictor: Predictor = load_node_predictor(spec, p["device"], int(p["window_length"]), mesh_options)
         self._finder, self._finder_kind = make_finder(self._predictor, str(p["detector"]), int(p["crop_size"]),
                                                       float(p["hand_score_threshold"]), int(p["redetect_every"]),
-                                                      int(p["detector_proposals"]), bool(p["pose_looks"]))
+                                                      int(p["detector_proposals"]), int(p["pose_looks"]))
         self._finder_warned = False
         self._crop_size = int(p["crop_size"])
         self._last_whole: CropSample | None = None
@@ -406,13 +408,13 @@ def set_torch_threads(threads: int) -> None:
 
 
 def make_finder(predictor: Predictor, detector: str, crop_size: int, threshold: float,
-                redetect_every: int, proposals: int = 0, pose_looks: bool = True) -> tuple[HandFinder | None, str]:
+                redetect_every: int, proposals: int = 0, pose_looks: int = 1) -> tuple[HandFinder | None, str]:
     """The hand finder of crop_mode detect and what finds the hand: ``detector`` (a checkpoint or
     factory; its best ``proposals`` candidates verified by the predictor's pose net when it has one),
     the model's whole-image look (no checkpoint), or nothing (neither: the whole frame is the crop,
-    hand score 1.0, as in crop_mode full). With ``pose_looks`` the finder also cuts the crops whose
-    joints the predictor averages (its ``pose_looks``, when it has them). A named detector that cannot
-    be loaded is a start-up error."""
+    hand score 1.0, as in crop_mode full). With ``pose_looks`` > 1 the finder also cuts that many of the
+    crops whose joints the predictor averages (its ``pose_looks``, when it has them). A named detector
+    that cannot be loaded is a start-up error."""
     look = getattr(predictor, "pose_look", None) if proposals > 0 else None
     try:
         detect = load_detect_fn(detector, graph.package_file(DEFAULT_DETECTOR), look, proposals)
@@ -425,7 +427,8 @@ def make_finder(predictor: Predictor, detector: str, crop_size: int, threshold: 
             return None, "none (whole frames as in crop_mode full)"
         detect, kind = look_detector(look), "the model's whole-image look"
     cfg = TrackerConfig(score_threshold=threshold, redetect_every=redetect_every)
-    looks = getattr(predictor, "pose_looks", None) if pose_looks else None
+    looks = getattr(predictor, "pose_looks", None)
+    looks = dataclasses.replace(looks, limit=pose_looks) if looks is not None and pose_looks > 1 else None
     return HandFinder(detect, crop_size, cfg, shape_scale=getattr(predictor, "shape_scale", None), looks=looks), kind
 
 
