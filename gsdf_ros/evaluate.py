@@ -60,7 +60,7 @@ class EvalConfig:
     """``live``, single frames: hand crops around the model's own joints after its whole-image look
     (:func:`gsdf_ros.live_crop.locate_hand`); None: 0 for models trained on whole images, else
     :data:`~gsdf_ros.live_crop.REFINE_STEPS`."""
-    pose_looks: int = MAX_LOOKS
+    pose_looks: int = 1
     """``live``, single frames, models trained on hand crops: the joints are the mean over the first
     this many crops around the hand (:func:`~gsdf_ros.geometry.pose_looks.pose_looks`; 1: the hand crop)."""
 

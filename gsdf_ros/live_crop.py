@@ -5,10 +5,11 @@ joints it found (:func:`~gsdf_ros.geometry.virtual_camera.hand_crop_box`), ``ste
 is a virtual camera (:mod:`gsdf_ros.geometry.virtual_camera`); results come back with the crop they
 were computed in, so callers map them to the source optical frame with ``crop.rotation``.
 
-The final reading (:func:`read_hand`) averages the joints of several looks around the last estimate,
-at three crop sizes and five centres (:class:`PoseLooks`): each look errs differently, above all in
-the wrist's depth, which the root-depth head reads from the crop's scale. Chosen on the pose data's
-val split (mean E_h 3.83 cm with one look, 3.20 with these fifteen).
+The final reading (:func:`read_hand`) may average the joints of several looks around the last
+estimate, at three crop sizes and five centres (:class:`PoseLooks`): each look errs differently,
+above all in the wrist's depth, which the root-depth head reads from the crop's scale. On the pose
+data's val split mean E_h is 3.83 cm with one look and 3.20 with fifteen; on hand-only crossing
+clips the mean is worse than one look, so one look is the default.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 
 from gsdf_ros.geometry.camera import Intrinsics
-from gsdf_ros.geometry.pose_looks import SINGLE_LOOK, PoseLooks  # noqa: F401 (SINGLE_LOOK: re-exported)
+from gsdf_ros.geometry.pose_looks import SINGLE_LOOK, PoseLooks
 from gsdf_ros.geometry.virtual_camera import (
     HAND_CROP_ENLARGE,
     VirtualCrop,
@@ -105,7 +106,7 @@ def locate_hand(pose_net: torch.nn.Module, image: np.ndarray, intrinsics: Intrin
 
 
 def read_hand(pose_net: torch.nn.Module, image: np.ndarray, intrinsics: Intrinsics, size: int,
-              steps: int = REFINE_STEPS, looks: PoseLooks = PoseLooks()) -> HandLook:
+              steps: int = REFINE_STEPS, looks: PoseLooks = SINGLE_LOOK) -> HandLook:
     """:func:`locate_hand`, then the joints averaged over ``looks`` around its estimate; the returned
     look keeps the tracker's crop and input (the shape net's pose view) with those joints."""
     look = locate_hand(pose_net, image, intrinsics, size, steps)

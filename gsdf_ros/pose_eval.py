@@ -3,8 +3,8 @@
 - ``paper``: the hand-centred crop of the data set (the box around the true joints, as ObMan and
   DexYCB ship their images) and the true wrist depth; E_h says how well the net reads the pose.
 - ``live``: nothing from the ground truth: the whole image first, then crops around the net's own
-  joints (:func:`gsdf_ros.live_crop.locate_hand`), the root-depth head's wrist depth; the joints
-  averaged over several crops around the last estimate (:func:`gsdf_ros.live_crop.read_hand`).
+  joints (:func:`gsdf_ros.live_crop.locate_hand`), the root-depth head's wrist depth; optionally the
+  joints averaged over several crops around the last estimate (:func:`gsdf_ros.live_crop.read_hand`).
 
 Beside E_h each row carries the centroid baseline (every joint at the true hand centroid: a net
 that does no better has learned nothing), the mean bone-length error and the wrist error, in cm.
@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 import torch
 
+from gsdf_ros.geometry.pose_looks import SINGLE_LOOK, PoseLooks
 from gsdf_ros.geometry.virtual_camera import to_source_frame
 from gsdf_ros.hand.joints import BONES
-from gsdf_ros.live_crop import REFINE_STEPS, PoseLooks, read_hand
+from gsdf_ros.live_crop import REFINE_STEPS, read_hand
 from gsdf_ros.metrics import CM_PER_M, joint_error
 
 POSE_PROTOCOLS: tuple[str, ...] = ("paper", "live")
@@ -77,7 +78,7 @@ class PoseEvalConfig:
     protocols: tuple[str, ...] = POSE_PROTOCOLS
     limit: int | None = None
     refine_steps: int = REFINE_STEPS
-    looks: PoseLooks = field(default_factory=PoseLooks)
+    looks: PoseLooks = SINGLE_LOOK
 
     def __post_init__(self) -> None:
         unknown = set(self.protocols) - set(POSE_PROTOCOLS)

@@ -57,8 +57,8 @@ def curve_table(rows: list[dict]) -> str:
 
 
 def protocol_sections(results: list[str]) -> str:
-    """The protocol sections (``## paper: ...``, ``## live: ...``) of ``gsdf-eval`` results.md files,
-    a later file's section replacing an earlier one's for the same protocol, without their titles."""
+    """The protocol sections (``## paper: ...``, ``## live: ...``) of ``gsdf-eval`` results.md files
+    without their titles, a later file's section replacing an earlier one's for the same protocol."""
     sections: dict[str, str] = {}
     for text in results:
         for block in text.split("\n## ")[1:]:
@@ -69,9 +69,9 @@ def protocol_sections(results: list[str]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, required=True)
-    parser.add_argument("--eval", type=Path, required=True, nargs="+",
-                        help="gsdf-eval output folder(s) (held-out SDF set); a later folder's protocol replaces "
-                        "an earlier one's")
+    parser.add_argument("--eval", type=Path, required=True, help="gsdf-eval output folder (held-out SDF set)")
+    parser.add_argument("--eval-looks", type=Path,
+                        help="gsdf-eval --protocol live --pose-looks 15 output folder, shown beside it")
     parser.add_argument("--eval-pose", type=Path, required=True, help="gsdf-eval-pose output folder (held-out)")
     parser.add_argument("--curve", type=Path, default=Path("runs/tiny_pose_curve"))
     parser.add_argument("--runs", type=Path, default=Path("runs"))
@@ -82,8 +82,11 @@ def main() -> int:
     sdf_run = Path(ckpt.train_config.get("out_dir", "runs/tiny_sdf"))
     pose_cfg = (args.runs / "tiny_pose" / "train_config.yaml").read_text()
     sdf_cfg = json.dumps(ckpt.train_config, indent=2, sort_keys=True)
-    summary = json.loads((args.eval[0] / "summary.json").read_text())
-    results = protocol_sections([(folder / "results.md").read_text() for folder in args.eval])
+    summary = json.loads((args.eval / "summary.json").read_text())
+    results = protocol_sections([(args.eval / "results.md").read_text()])
+    if args.eval_looks is not None:
+        looks = protocol_sections([(args.eval_looks / "results.md").read_text()]).split("\n", 1)[1]
+        results += "\n\n## live, the joints averaged over 15 crops around the hand (`--pose-looks 15`)\n" + looks
     pose = json.loads((args.eval_pose / "summary.json").read_text())
     held_out = summary.get("meta", {}).get("samples", "?")
     lines = [
@@ -124,8 +127,7 @@ def main() -> int:
         "## The pose net on its held-out set",
         "",
         f"`gsdf-eval-pose` on `{pose['meta']['data']}` (split `{pose['meta']['split']}`); cm, mean (median).",
-        "`paper`: the hand-centred crop and the true wrist depth; `live`: nothing from the ground truth",
-        "(the joints' mean over 15 crops around the hand; the learning curve below reads one crop).",
+        "`paper`: the hand-centred crop and the true wrist depth; `live`: nothing from the ground truth.",
         "",
         pose_table(pose["summary"]),
         "",
@@ -135,8 +137,8 @@ def main() -> int:
         "",
         "## The whole model on its held-out set",
         "",
-        "`gsdf-eval` (`--mesh c2f --resolution 64`). `live` reads the joints as their mean over 15 crops",
-        "around the hand (`gsdf_ros/geometry/pose_looks.py`) unless `--single-look` is given.",
+        "`gsdf-eval` (`--mesh c2f --resolution 64`); `live` reads the joints from one crop around the",
+        "hand, as the inference node does by default.",
         "",
         results.strip(),
         "",

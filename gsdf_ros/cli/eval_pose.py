@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="paper: hand-centred crop and true wrist depth; live: nothing from the ground truth")
     p.add_argument("--limit", type=int, help="the first N samples only")
     p.add_argument("--refine-steps", type=int, default=None, help="live: hand crops after the whole-image look")
-    p.add_argument("--pose-looks", type=int, default=15,
+    p.add_argument("--pose-looks", type=int, default=1,
                    help="live: average the joints over the first N of 15 crops around the hand (1: the hand crop "
                         "alone; 3: its three sizes; the inference node's pose_looks, default 1)")
     p.add_argument("--device", default="cpu")
