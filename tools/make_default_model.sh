@@ -21,10 +21,13 @@ timed tiny_sdf_objw gsdf-train --config configs/tiny_sdf_long.yaml
 # 4. Held-out metrics (never trained on), both protocols: the whole model, then the pose net alone.
 timed eval gsdf-eval --checkpoint runs/tiny_sdf_objw/last.pt --data data/synth_heldout --split test --protocol both \
   --mesh c2f --resolution 64 --points 30000 --limit "${EVAL_LIMIT:-200}" --out runs/eval_heldout
+gsdf-eval --checkpoint runs/tiny_sdf_objw/last.pt --data data/synth_heldout --split test --protocol live \
+  --pose-looks 15 --mesh c2f --resolution 64 --points 30000 --limit "${EVAL_LIMIT:-200}" --out runs/eval_heldout_looks
 gsdf-eval-pose --checkpoint runs/tiny_pose/last.pt --data data/synth_pose_heldout --split test --limit 400 \
   --out runs/eval_pose_heldout
 # 5. Ship it without optimiser state, with its record.
 gsdf-export runs/tiny_sdf_objw/last.pt models/gsdf_tiny_synthho.pt
 python tools/write_model_record.py --checkpoint models/gsdf_tiny_synthho.pt --eval runs/eval_heldout \
+  --eval-looks runs/eval_heldout_looks \
   --eval-pose runs/eval_pose_heldout --curve runs/tiny_pose_curve --runs runs --sdf-config configs/tiny_sdf_long.yaml \
   --out models/gsdf_tiny_synthho.md
