@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refine-steps", type=int, default=None, help="live: hand crops after the whole-image look")
     p.add_argument("--pose-looks", type=int, default=1,
                    help="live: average the joints over the first N of 15 crops around the hand (1: the hand crop "
-                        "alone; 3: its three sizes; the inference node's pose_looks, default 1)")
+                        "alone; 5: it at five centres; the inference node's pose_looks, default 1)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", required=True, help="output directory")
     return p

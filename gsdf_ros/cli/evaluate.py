@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "next samples; same results for any value")
     parser.add_argument("--pose-looks", type=int, default=1,
                         help="live: average the joints over the first N of 15 crops around the hand (1: the hand "
-                        "crop alone; 3: its three sizes; the inference node's pose_looks, default 1)")
+                        "crop alone; 5: it at five centres; the inference node's pose_looks, default 1)")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--no-progress", action="store_true")
     return parser

@@ -25,8 +25,8 @@ from gsdf_ros.geometry.virtual_camera import (
 @dataclass(frozen=True)
 class PoseLooks:
     """The crops of the final pose reading: every crop size (``enlarges``, over the joints' box) at
-    every centre (``shifts``, fractions of the crop's side), ordered centre first (every size at the
-    unmoved centre, then every size at each next centre); ``limit`` keeps the first that many (None:
+    every centre (``shifts``, fractions of the crop's side), ordered size first (every centre at the
+    hand crop's size, then every centre at each next size); ``limit`` keeps the first that many (None:
     all). The first crop is the hand crop itself."""
 
     enlarges: tuple[float, ...] = (HAND_CROP_ENLARGE, 1.9, 2.3)
@@ -53,10 +53,9 @@ class PoseLooks:
         ``frame`` (width, height), those after the first that reach out of it by more than
         :data:`MAX_OUTSIDE` of their area are left out (they would see padding, not the hand's context)."""
         out = []
-        for dx, dy in self.shifts:
-            for enlarge in self.enlarges:
-                x0, y0, side = scale_box(square, enlarge / self.enlarges[0])
-                out.append((x0 + dx * side, y0 + dy * side, side))
+        for enlarge in self.enlarges:
+            x0, y0, side = scale_box(square, enlarge / self.enlarges[0])
+            out += [(x0 + dx * side, y0 + dy * side, side) for dx, dy in self.shifts]
         out = out[:self.count]
         if frame is None:
             return out
@@ -88,8 +87,8 @@ MAX_LOOKS = 15
 
 
 def pose_looks(count: int) -> PoseLooks:
-    """The first ``count`` crops (1 to 15) of the default reading: 1 is the hand crop alone, 3 its
-    three sizes at the centre, 15 all sizes at all five centres."""
+    """The first ``count`` crops (1 to 15) of the default reading: 1 is the hand crop alone, 5 the hand
+    crop at its five centres, 15 all three sizes at all five centres."""
     return PoseLooks(limit=count)
 
 

@@ -95,9 +95,9 @@ PARAMETERS = (
     params.ParamSpec("redetect_every", 5, "crop_mode detect: run the hand detector at least every n-th frame (between "
                      "detections the crop follows the tracked joints)", read_only=True, min_value=1, max_value=1000),
     params.ParamSpec("pose_looks", 1, "crop_mode detect, models trained on hand crops: the published joints are "
-                     "their mean over this many crops around the hand (1: the hand crop alone; 3: at 1, 1.27 and "
-                     "1.53 times its size; up to 15: those sizes at 5 centres); each crop costs one pose-net pass. "
-                     "Better on held-out frames, worse on the crossing-hand bench: see the README",
+                     "their mean over this many crops around the hand (1: the hand crop alone; 5: it at five "
+                     "centres; up to 15: also at 1.27 and 1.53 times its size); each crop costs one pose-net pass. "
+                     "Better on held-out frames, hardly on the crossing-hand bench: see the README",
                      read_only=True, min_value=1, max_value=15),
     params.CROP_SIZE,
     params.ParamSpec("torch_threads", 0, "torch CPU threads of this process (0: torch's default)", read_only=True,

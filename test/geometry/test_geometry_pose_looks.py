@@ -8,18 +8,18 @@ from gsdf_ros.geometry.pose_looks import MAX_LOOKS, MAX_OUTSIDE, SINGLE_LOOK, Po
 from gsdf_ros.geometry.virtual_camera import hand_crop_box
 
 
-def test_every_size_at_every_centre_the_centre_first():
+def test_every_centre_at_every_size_the_hand_crops_size_first():
     looks = PoseLooks(enlarges=(1.5, 3.0), shifts=((0.0, 0.0), (0.1, -0.2)))
     squares = looks.squares((10.0, 20.0, 100.0))
     assert looks.count == len(squares) == 4
     np.testing.assert_allclose(squares, [(10.0, 20.0, 100.0),     # the hand crop
-                                         (-40.0, -30.0, 200.0),   # twice the side about the same centre
                                          (20.0, 0.0, 100.0),      # moved by 0.1 and -0.2 of its side
+                                         (-40.0, -30.0, 200.0),   # twice the side about the same centre
                                          (-20.0, -70.0, 200.0)])
     first_two = PoseLooks(enlarges=(1.5, 3.0), shifts=looks.shifts, limit=2)
     np.testing.assert_allclose(first_two.squares((10.0, 20.0, 100.0)), squares[:2])
     assert SINGLE_LOOK.squares((1.0, 2.0, 3.0)) == [pytest.approx((1.0, 2.0, 3.0))]
-    assert [pose_looks(n).count for n in (1, 3, 15)] == [1, 3, 15] and PoseLooks().count == MAX_LOOKS
+    assert [pose_looks(n).count for n in (1, 5, 15)] == [1, 5, 15] and PoseLooks().count == MAX_LOOKS
 
 
 def test_the_crops_surround_the_joints():
