@@ -243,18 +243,15 @@ class GSDFPredictor:
         if not frames or any(not f.pose_looks for f in frames):
             return None
         size = self.model.cfg.image_size
-        cache: dict[tuple, np.ndarray] = {}
+        key = lambda f: (f.stamp_ns, f.frame_id, tuple(f.box))  # noqa: E731
+        cache = {key(f): self._looks_cache.get(key(f)) for f in frames[:-1]}
         for frame in frames[:-1]:
-            key = (frame.stamp_ns, frame.frame_id, tuple(frame.box))
-            cache[key] = self._looks_cache.get(key)
-            if cache[key] is None:
-                cache[key] = looks_joints(self.model.pose_net, frame, size)
-        newest = frames[-1]
-        joints = looks_joints(self.model.pose_net, newest, size)
+            if cache[key(frame)] is None:
+                cache[key(frame)] = looks_joints(self.model.pose_net, frame, size)
+        cache[key(frames[-1])] = looks_joints(self.model.pose_net, frames[-1], size)
         self._joint_volume = self.joint_tap.volume[:1]
-        cache[(newest.stamp_ns, newest.frame_id, tuple(newest.box))] = joints
         self._looks_cache = cache
-        stacked = [cache[(f.stamp_ns, f.frame_id, tuple(f.box))] for f in frames]
+        stacked = [cache[key(f)] for f in frames]
         return torch.from_numpy(np.stack(stacked).astype(np.float32)).to(self.device)
 
     def whole_image_look(self, image: np.ndarray, intrinsics: Intrinsics) -> tuple[np.ndarray, np.ndarray]:

@@ -179,9 +179,10 @@ class HandFinder:
             return Finding(None, self.score, detected)
         self._intrinsics = intrinsics
         hand = crop_of(frame, square, self.crop_size)
-        size = (frame.image.shape[1], frame.image.shape[0])
-        looks = () if self.looks is None else tuple(crop_of(frame, box, self.crop_size)
-                                                    for box in self.looks.squares(square, size))
+        looks: tuple[CropSample, ...] = ()
+        if self.looks is not None:  # the first look is the hand crop itself
+            size = (frame.image.shape[1], frame.image.shape[0])
+            looks = (hand, *(crop_of(frame, box, self.crop_size) for box in self.looks.squares(square, size)[1:]))
         if self.shape_scale is None:
             return Finding(replace(hand, pose_looks=looks), self.score, detected)
         x0, y0, side = square

@@ -56,14 +56,9 @@ def curve_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def protocol_sections(results: list[str]) -> str:
-    """The protocol sections (``## paper: ...``, ``## live: ...``) of ``gsdf-eval`` results.md files
-    without their titles, a later file's section replacing an earlier one's for the same protocol."""
-    sections: dict[str, str] = {}
-    for text in results:
-        for block in text.split("\n## ")[1:]:
-            sections[block.split(":", 1)[0].strip()] = "## " + block.strip()
-    return "\n\n".join(sections.values())
+def protocol_sections(results: str) -> str:
+    """A ``gsdf-eval`` results.md from its first protocol section (``## paper: ...``) on: without its title."""
+    return results[results.index("## "):].strip()
 
 
 def main() -> int:
@@ -83,9 +78,9 @@ def main() -> int:
     pose_cfg = (args.runs / "tiny_pose" / "train_config.yaml").read_text()
     sdf_cfg = json.dumps(ckpt.train_config, indent=2, sort_keys=True)
     summary = json.loads((args.eval / "summary.json").read_text())
-    results = protocol_sections([(args.eval / "results.md").read_text()])
+    results = protocol_sections((args.eval / "results.md").read_text())
     if args.eval_looks is not None:
-        looks = protocol_sections([(args.eval_looks / "results.md").read_text()]).split("\n", 1)[1]
+        looks = protocol_sections((args.eval_looks / "results.md").read_text()).split("\n", 1)[1]
         results += "\n\n## live, the joints averaged over 15 crops around the hand (`--pose-looks 15`)\n" + looks
     pose = json.loads((args.eval_pose / "summary.json").read_text())
     held_out = summary.get("meta", {}).get("samples", "?")
