@@ -12,7 +12,7 @@ import subprocess
 import zipfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -48,6 +48,8 @@ class Checkpoint:
     seed: int | None = None
     version: str = gsdf_ros.__version__
     format_version: int = FORMAT_VERSION
+    averaged_from: list[str] | None = None
+    """The checkpoints whose weights this one averages (:func:`average_checkpoints`); None for a trained one."""
 
     @property
     def config(self) -> GSDFConfig:
@@ -172,3 +174,23 @@ def export_for_inference(src: str | os.PathLike, dst: str | os.PathLike) -> Path
     checkpoint = load_checkpoint(src)
     checkpoint.optimizer_state = checkpoint.scheduler_state = checkpoint.scaler_state = None
     return save_checkpoint(dst, checkpoint)
+
+
+def average_checkpoints(paths: Sequence[str | os.PathLike]) -> Checkpoint:
+    """The weight average of checkpoints of one model (e.g. a run's last epochs): floating-point weights and
+    buffers averaged, everything else (counters, configs, epoch) from the last; no optimiser state.
+    CheckpointError when they hold different stages, configs or weight shapes."""
+    if not paths:
+        raise ValueError("no checkpoint to average")
+    checkpoints = [load_checkpoint(path) for path in paths]
+    last = checkpoints[-1]
+    for path, checkpoint in zip(paths, checkpoints):
+        if checkpoint.stage != last.stage or checkpoint.model_config != last.model_config:
+            raise CheckpointError(Path(path), f"holds another model than {paths[-1]} (stage or config differ)")
+    state = {}
+    for key, value in last.model_state.items():
+        state[key] = (torch.stack([c.model_state[key].double() for c in checkpoints]).mean(dim=0).to(value.dtype)
+                      if value.is_floating_point() else value)
+    return Checkpoint(last.model_config, last.stage, state, last.train_config, last.epoch, last.step,
+                      git_commit=last.git_commit, data_fingerprint=last.data_fingerprint, seed=last.seed,
+                      averaged_from=[str(path) for path in paths])

@@ -1,27 +1,32 @@
 """``gsdf-export``: strip a training checkpoint (gSDF model or hand detector) down to what inference needs
-(config + weights + record)."""
+(config + weights + record); given several checkpoints of one gSDF model, write their weight average."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from gsdf_ros.checkpoint import CheckpointError, export_for_inference
+from gsdf_ros.checkpoint import CheckpointError, average_checkpoints, export_for_inference, save_checkpoint
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gsdf-export", description=__doc__)
-    parser.add_argument("checkpoint",
-                        help="training checkpoint (runs/tiny_sdf/last.pt, or a hand detector's runs/detector/last.pt)")
+    parser.add_argument("checkpoint", nargs="+",
+                        help="training checkpoint (runs/tiny_sdf/last.pt, or a hand detector's runs/detector/last.pt); "
+                             "several (e.g. runs/tiny_pose_depth/epoch_*.pt): their weights' mean")
     parser.add_argument("out", help="file to write")
     args = parser.parse_args(argv)
     try:
         from gsdf_ros.detect.train import export_detector, is_detector_checkpoint
 
-        if is_detector_checkpoint(args.checkpoint):
-            path = export_detector(args.checkpoint, args.out)
+        if len(args.checkpoint) > 1:
+            if any(is_detector_checkpoint(path) for path in args.checkpoint):
+                raise ValueError("averaging takes gSDF checkpoints, not hand detectors")
+            path = save_checkpoint(args.out, average_checkpoints(args.checkpoint))
+        elif is_detector_checkpoint(args.checkpoint[0]):
+            path = export_detector(args.checkpoint[0], args.out)
         else:
-            path = export_for_inference(args.checkpoint, args.out)
+            path = export_for_inference(args.checkpoint[0], args.out)
     except (CheckpointError, OSError, ValueError) as exc:
         print(f"gsdf-export: {exc}", file=sys.stderr)
         return 2

@@ -104,3 +104,63 @@ def test_pose_net_attaches_from_a_pose_or_an_sdf_checkpoint(pose_run, sdf_run):
         got = model.pose_net.state_dict()
         assert any(not torch.equal(before[k], got[k]) for k in got)
         assert all(torch.equal(expected[k], got[k]) for k in expected)
+
+
+def _pose_checkpoint(tmp_path, name, seed, cfg=None, **fields):
+    """A saved tiny pose-stage checkpoint with weights drawn from ``seed``."""
+    from gsdf_ros.checkpoint import Checkpoint
+    from gsdf_ros.model import build_model, get_config
+
+    cfg = cfg or get_config("tiny")
+    torch.manual_seed(seed)
+    model = build_model(cfg, kind="pose")
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.normal_()
+                m.num_batches_tracked.fill_(seed)
+    return save_checkpoint(tmp_path / name, Checkpoint(cfg.to_dict(), "pose", model.state_dict(), seed=0, **fields))
+
+
+def test_average_is_the_mean_of_the_weights_and_records_its_sources(tmp_path):
+    from gsdf_ros.checkpoint import average_checkpoints
+
+    paths = [_pose_checkpoint(tmp_path, f"epoch_{i}.pt", seed=i, epoch=i, step=10 * i) for i in (1, 2, 3)]
+    states = [load_checkpoint(p).model_state for p in paths]
+    mean = average_checkpoints(paths)
+    dst = save_checkpoint(tmp_path / "average.pt", mean)
+    averaged = load_checkpoint(dst)
+    assert averaged.averaged_from == [str(p) for p in paths] and (averaged.epoch, averaged.step) == (3, 30)
+    assert averaged.optimizer_state is None
+    for key, value in averaged.model_state.items():
+        if value.is_floating_point():
+            torch.testing.assert_close(value, sum(s[key] for s in states) / 3)
+        else:
+            assert torch.equal(value, states[-1][key])
+    assert load_checkpoint_model(dst, stage="pose")[0] is not None
+
+
+def test_average_of_one_is_the_checkpoint_and_of_other_models_an_error(tmp_path):
+    from gsdf_ros.checkpoint import average_checkpoints
+    from gsdf_ros.model import get_config
+
+    one = _pose_checkpoint(tmp_path, "one.pt", seed=1)
+    alone = average_checkpoints([one])
+    assert all(torch.equal(v, load_checkpoint(one).model_state[k]) for k, v in alone.model_state.items())
+    other_cfg = get_config("tiny")
+    other_cfg.pose.root_depth.hidden = 32
+    other = _pose_checkpoint(tmp_path, "other.pt", seed=2, cfg=other_cfg)
+    with pytest.raises(CheckpointError, match="another model"):
+        average_checkpoints([one, other])
+    with pytest.raises(ValueError, match="no checkpoint"):
+        average_checkpoints([])
+
+
+def test_export_cli_averages_several_checkpoints(tmp_path, capsys):
+    from gsdf_ros.cli.export import main
+
+    paths = [str(_pose_checkpoint(tmp_path, f"e{i}.pt", seed=i)) for i in (1, 2)]
+    assert main([*paths, str(tmp_path / "avg.pt")]) == 0
+    assert load_checkpoint(tmp_path / "avg.pt").averaged_from == paths
+    assert main([*paths, str(tmp_path / "missing.pt"), str(tmp_path / "bad.pt")]) == 2
+    assert "missing.pt" in capsys.readouterr().err
