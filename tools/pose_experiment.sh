@@ -2,7 +2,9 @@
 # The pose-net experiment of the default model, with the package's own commands (2 CPU cores: hours).
 #   1. pose-only SynthHO training data (seed 101) and a held-out set from a seed no model trains on (7)
 #   2. the default pose net (configs/tiny_pose.yaml; resumes from runs/tiny_pose/last.pt when present)
+#   depth: its fine-tuning for the wrist's depth (configs/tiny_pose_depth.yaml), the shipped pose net
 #   3. its learning curve: every epoch checkpoint on 200 training and 400 held-out images, both protocols
+#      (and the depth fine-tuning's, when it has run)
 #   4. held-out E_h against training-set size: the same schedule in steps on the first N training images
 #      (N from SIZES, default "1250 5000"; two sizes can train side by side: SIZES=1250 ... & SIZES=5000 ...;
 #      SIZE_STEPS, default 4000: about that many steps, e.g. an epoch of the default run to compare with its curve)
@@ -12,7 +14,7 @@ set -euo pipefail
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p runs logs
-steps=${*:-data train curve sizes}
+steps=${*:-data train depth curve sizes}
 WORKERS=${WORKERS:-2}
 HELD_OUT=data/synth_pose_heldout
 
@@ -27,11 +29,21 @@ for step in $steps; do
       resume=()
       [ -f runs/tiny_pose/last.pt ] && resume=(--resume runs/tiny_pose/last.pt)
       gsdf-train --config configs/tiny_pose.yaml "${resume[@]}" ;;
+    depth)
+      resume=()
+      [ -f runs/tiny_pose_depth/last.pt ] && resume=(--resume runs/tiny_pose_depth/last.pt)
+      gsdf-train --config configs/tiny_pose_depth.yaml "${resume[@]}" ;;
     curve)
       gsdf-eval-pose --checkpoint runs/tiny_pose/epoch_*.pt --data data/synth_pose --split train --limit 200 \
         --out runs/tiny_pose_curve/train
       gsdf-eval-pose --checkpoint runs/tiny_pose/epoch_*.pt --data "$HELD_OUT" --split test --limit 400 \
-        --out runs/tiny_pose_curve/heldout ;;
+        --out runs/tiny_pose_curve/heldout
+      if [ -f runs/tiny_pose_depth/last.pt ]; then
+        gsdf-eval-pose --checkpoint runs/tiny_pose_depth/epoch_*.pt --data data/synth_pose --split train --limit 200 \
+          --out runs/tiny_pose_depth_curve/train
+        gsdf-eval-pose --checkpoint runs/tiny_pose_depth/epoch_*.pt --data "$HELD_OUT" --split test --limit 400 \
+          --out runs/tiny_pose_depth_curve/heldout
+      fi ;;
     sizes)
       for n in ${SIZES:-1250 5000}; do
         python - "$n" <<'PY'
@@ -50,6 +62,6 @@ PY
         gsdf-eval-pose --checkpoint "runs/tiny_pose_n$n/last.pt" --data data/synth_pose --split train --limit 200 \
           --out "runs/tiny_pose_n$n/train"
       done ;;
-    *) echo "unknown step $step (data, train, curve, sizes)" >&2; exit 2 ;;
+    *) echo "unknown step $step (data, train, depth, curve, sizes)" >&2; exit 2 ;;
   esac
 done

@@ -23,6 +23,9 @@ POSE_HELDOUT = ("gsdf-synth --out data/synth_pose_heldout --num 400 --pose-only 
                 "--test-frac 1.0 --image-format jpg --workers 2")
 SDF_SYNTH = "gsdf-synth --out data/synth --num 1300 --seed 1 --workers 2 --val-frac 0.09 --test-frac 0.0"
 SDF_HELDOUT = "gsdf-synth --out data/synth_heldout --num 240 --seed 7 --workers 2 --val-frac 0.0 --test-frac 1.0"
+POSE_RUNS = ("tiny_pose", "tiny_pose_depth")
+"""The pose net's training runs in order (each ``configs/NAME.yaml``, writing ``runs/NAME``); the last one
+present is the shipped pose net."""
 
 
 def seconds(runs: Path, name: str) -> str:
@@ -69,13 +72,15 @@ def main() -> int:
                         help="gsdf-eval --protocol live --pose-looks 15 output folder, shown beside it")
     parser.add_argument("--eval-pose", type=Path, required=True, help="gsdf-eval-pose output folder (held-out)")
     parser.add_argument("--curve", type=Path, default=Path("runs/tiny_pose_curve"))
+    parser.add_argument("--depth-curve", type=Path,
+                        help="gsdf-eval-pose curve folder of the depth fine-tuning's epoch checkpoints (held-out)")
     parser.add_argument("--runs", type=Path, default=Path("runs"))
     parser.add_argument("--sdf-config", default="configs/tiny_sdf.yaml", help="the shape net's training config")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     ckpt = load_checkpoint(args.checkpoint)
     sdf_run = Path(ckpt.train_config.get("out_dir", "runs/tiny_sdf"))
-    pose_cfg = (args.runs / "tiny_pose" / "train_config.yaml").read_text()
+    pose_runs = [name for name in POSE_RUNS if (args.runs / name / "train_config.yaml").is_file()]
     sdf_cfg = json.dumps(ckpt.train_config, indent=2, sort_keys=True)
     summary = json.loads((args.eval / "summary.json").read_text())
     results = protocol_sections((args.eval / "results.md").read_text())
@@ -89,8 +94,8 @@ def main() -> int:
         "",
         "The default model of the package: the `tiny` gSDF configuration trained on SynthHO with the",
         "package's own commands (`tools/make_default_model.sh`), on 2 CPU cores, in two stages: the pose",
-        "net on pose-only samples (hand-centred crops with jitter), then the shape net on samples with",
-        "SDF files with the pose net frozen.",
+        "net on pose-only samples (hand-centred crops with jitter), fine-tuned for the wrist's depth, then",
+        "the shape net on samples with SDF files with the pose net frozen.",
         "",
         "| field | value |",
         "|---|---|",
@@ -101,7 +106,8 @@ def main() -> int:
         f"| data fingerprint (shape net's train split) | `{ckpt.data_fingerprint}` |",
         f"| seed | {ckpt.seed} |",
         f"| epochs / steps (shape net) | {ckpt.epoch} / {ckpt.step} |",
-        f"| training time | pose net {seconds(args.runs, 'tiny_pose')}, shape net {seconds(args.runs, sdf_run.name)} |",
+        f"| training time | pose net {seconds(args.runs, 'tiny_pose')}, its depth fine-tuning "
+        f"{seconds(args.runs, 'tiny_pose_depth')}, shape net {seconds(args.runs, sdf_run.name)} |",
         f"| held-out sets (seed 7, never trained on) | pose: `{POSE_HELDOUT}` "
         f"({pose['summary']['paper']['E_h']['n']} scored); whole model: `{SDF_HELDOUT}` ({held_out} scored) |",
         "",
@@ -113,7 +119,7 @@ def main() -> int:
         "",
         "```bash",
         POSE_SYNTH,
-        "gsdf-train --config configs/tiny_pose.yaml",
+        *(f"gsdf-train --config configs/{name}.yaml" for name in pose_runs),
         SDF_SYNTH,
         f"gsdf-train --config {args.sdf_config}",
         f"gsdf-export {sdf_run}/last.pt {args.checkpoint}",
@@ -130,6 +136,8 @@ def main() -> int:
         "",
         curve_table(learning_curve(args.curve)),
         "",
+        *([f"Then fine-tuned for the wrist's depth (`configs/{POSE_RUNS[1]}.yaml`), every epoch on the same images:",
+           "", curve_table(learning_curve(args.depth_curve)), ""] if args.depth_curve is not None else []),
         "## The whole model on its held-out set",
         "",
         "`gsdf-eval` (`--mesh c2f --resolution 64`); `live` reads the joints from one crop around the",
@@ -139,12 +147,9 @@ def main() -> int:
         "",
         "## Training configurations",
         "",
-        "Pose net (`runs/tiny_pose/train_config.yaml`):",
-        "",
-        "```yaml",
-        pose_cfg.strip(),
-        "```",
-        "",
+        *(line for name in pose_runs for line in (
+            f"Pose net (`runs/{name}/train_config.yaml`):", "", "```yaml",
+            (args.runs / name / "train_config.yaml").read_text().strip(), "```", "")),
         "Shape net (stored in the checkpoint):",
         "",
         "```json",
