@@ -94,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=120, help="frames per clip")
     parser.add_argument("--seed", type=int, default=900, help="first clip seed (clips use seed, seed+1, ...)")
     parser.add_argument("--rate", type=float, default=8.0, help="frames per second played")
-    parser.add_argument("--hand-free", type=int, default=200, help="noise + hand-free frames played after the clips")
+    parser.add_argument("--hand-free", type=int, default=200,
+                        help="noise + hand-free frames played after the clips (at least 2: the warm-up and the gaps "
+                             "between clips play noise frames)")
     parser.add_argument("--scenes", type=Path, default=ROOT / "data" / "scenes_heldout",
                         help="scene set whose hand-free frames are played")
     parser.add_argument("--cache", type=Path, default=ROOT / "out" / "crossing_clips")
@@ -104,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pose-looks", type=int, default=None, help="pose_looks (default: the file's)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
+    if args.hand_free < 2:
+        parser.error(f"--hand-free must be at least 2, got {args.hand_free}")
 
     config = CrossingConfig(frames=args.frames)
     clips = [clip_frames(args.cache, args.seed + i, config) for i in range(args.clips)]
