@@ -18,6 +18,20 @@ steps=${*:-data train depth curve sizes}
 WORKERS=${WORKERS:-2}
 HELD_OUT=data/synth_pose_heldout
 
+# train_run NAME: configs/NAME.yaml into runs/NAME, continuing from runs/NAME/last.pt when present
+train_run() {
+  local resume=()
+  [ -f "runs/$1/last.pt" ] && resume=(--resume "runs/$1/last.pt")
+  gsdf-train --config "configs/$1.yaml" "${resume[@]}"
+}
+# curve NAME: every epoch checkpoint of runs/NAME on 200 training and 400 held-out images -> runs/NAME_curve
+curve() {
+  gsdf-eval-pose --checkpoint "runs/$1"/epoch_*.pt --data data/synth_pose --split train --limit 200 \
+    --out "runs/$1_curve/train"
+  gsdf-eval-pose --checkpoint "runs/$1"/epoch_*.pt --data "$HELD_OUT" --split test --limit 400 \
+    --out "runs/$1_curve/heldout"
+}
+
 for step in $steps; do
   case $step in
     data)
@@ -25,25 +39,11 @@ for step in $steps; do
         --seed 101 --val-frac 0.02 --test-frac 0.0 --image-format jpg --workers "$WORKERS" --quiet
       [ -f "$HELD_OUT/test.json" ] || gsdf-synth --out "$HELD_OUT" --num 400 --pose-only --seed 7 \
         --val-frac 0.0 --test-frac 1.0 --image-format jpg --workers "$WORKERS" --quiet ;;
-    train)
-      resume=()
-      [ -f runs/tiny_pose/last.pt ] && resume=(--resume runs/tiny_pose/last.pt)
-      gsdf-train --config configs/tiny_pose.yaml "${resume[@]}" ;;
-    depth)
-      resume=()
-      [ -f runs/tiny_pose_depth/last.pt ] && resume=(--resume runs/tiny_pose_depth/last.pt)
-      gsdf-train --config configs/tiny_pose_depth.yaml "${resume[@]}" ;;
+    train) train_run tiny_pose ;;
+    depth) train_run tiny_pose_depth ;;
     curve)
-      gsdf-eval-pose --checkpoint runs/tiny_pose/epoch_*.pt --data data/synth_pose --split train --limit 200 \
-        --out runs/tiny_pose_curve/train
-      gsdf-eval-pose --checkpoint runs/tiny_pose/epoch_*.pt --data "$HELD_OUT" --split test --limit 400 \
-        --out runs/tiny_pose_curve/heldout
-      if [ -f runs/tiny_pose_depth/last.pt ]; then
-        gsdf-eval-pose --checkpoint runs/tiny_pose_depth/epoch_*.pt --data data/synth_pose --split train --limit 200 \
-          --out runs/tiny_pose_depth_curve/train
-        gsdf-eval-pose --checkpoint runs/tiny_pose_depth/epoch_*.pt --data "$HELD_OUT" --split test --limit 400 \
-          --out runs/tiny_pose_depth_curve/heldout
-      fi ;;
+      curve tiny_pose
+      if [ -f runs/tiny_pose_depth/last.pt ]; then curve tiny_pose_depth; fi ;;
     sizes)
       for n in ${SIZES:-1250 5000}; do
         python - "$n" <<'PY'
