@@ -10,6 +10,12 @@ Per clip frame with a result: the share of the true joints inside the crop box (
 when >= 95% are), the joint error in the camera frame (live E_h, cm; frames answered "no hand" have
 none and count as not covered). Per hand-free frame: whether a hand reached /tf.
 
+The reference: after the graph has stopped, the same model in this process reads every clip frame's
+hand-centred crop, the crop a detection of the hand's true box (its true joints' flesh box) makes in
+the inference node's hand finder, and its live E_h on those crops is printed beside the graph's, with
+their ratio: what detection and tracking cost against a perfectly placed crop (``--no-reference``
+skips it).
+
     python bench/crossing_graph.py --clips 3 --frames 120 --json out/crossing.json
 """
 
@@ -84,6 +90,36 @@ def hand_free_frames(scenes: Path, count: int, size: tuple[int, int], seed: int)
     return noise + pictures
 
 
+def hand_centred_errors(clips: list, checkpoint: str, crop_size: int) -> list[list[float]]:
+    """Per clip, per frame: the live E_h (cm) of ``checkpoint``'s pose path on the frame's hand-centred crop,
+    cut by the inference node's hand finder from a detection of the true flesh box (one detection per
+    frame, no tracking)."""
+    from gsdf_ros.detect.tracker import TrackerConfig
+    from gsdf_ros.detect.verify import Found, flesh_box
+    from gsdf_ros.hand_finder import HandFinder
+    from gsdf_ros.predictor import load_predictor
+    from gsdf_ros.result import CropSample
+
+    predictor = load_predictor(checkpoint, "cpu", 1, {"mesh": "none"})
+    errors: list[list[float]] = []
+    for frames, meta in clips:
+        k = np.asarray(meta["K"], dtype=np.float64).reshape(3, 3)
+        per_frame = []
+        for rgb, truth in zip(frames, meta["frames"]):
+            box = flesh_box(np.asarray(truth["joints_2d"]))
+            finder = HandFinder(lambda image, intrinsics, box=box: Found(1.0, box), crop_size,
+                                TrackerConfig(score_threshold=0.5, redetect_every=1),
+                                shape_scale=getattr(predictor, "shape_scale", None))
+            whole = CropSample(0, FRAME, rgb, k, np.eye(3), (-0.5, -0.5, float(max(rgb.shape[:2]))), whole_frame=True)
+            sample = finder.find(whole).sample
+            result = predictor.predict_pose([sample])[0] if hasattr(predictor, "predict_pose") \
+                else predictor.predict([sample])
+            error = np.linalg.norm(result.hand_joints - np.asarray(truth["joints"]), axis=1).mean()
+            per_frame.append(100.0 * float(error))
+        errors.append(per_frame)
+    return errors
+
+
 def stamp_ns(stamp) -> int:
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
@@ -105,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threshold", type=float, default=None, help="hand_score_threshold (default: the file's)")
     parser.add_argument("--pose-looks", type=int, default=None, help="pose_looks (default: the file's)")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--no-reference", action="store_true",
+                        help="skip the live E_h on hand-centred crops of the same frames")
     args = parser.parse_args(argv)
     if args.hand_free < 2:
         parser.error(f"--hand-free must be at least 2, got {args.hand_free}")
@@ -179,6 +217,11 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = score(sent, results, hand_tf, clips)
     summary.update(rate_hz=args.rate, image=f"{width}x{height}", graph_log=str(work / "graph.log"))
+    if not args.no_reference:
+        node_params = yaml.safe_load(params.read_text())["/**"]["ros__parameters"]
+        checkpoint = node_params.get("checkpoint") or str(ROOT / "models" / "gsdf_tiny_synthho.pt")
+        summary.update(reference_figures(hand_centred_errors(clips, checkpoint, int(node_params["crop_size"])),
+                                         summary["per_clip_frames"]))
     print(json.dumps({k: v for k, v in summary.items() if k != "per_clip_frames"}, indent=1))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -230,6 +273,22 @@ def score(sent: dict, results: dict, hand_tf: set, clips: list) -> dict:
         "noise_frames_answered": free["noise"][0], "noise_frames_hand_on_tf": free["noise"][1],
         "hand_free_frames_answered": free["hand_free"][0], "hand_free_frames_hand_on_tf": free["hand_free"][1],
         "per_clip_frames": per_clip,
+    }
+
+
+def reference_figures(reference: list[list[float]], per_clip: list[list[dict]]) -> dict:
+    """Live E_h on the hand-centred crops (mean, median, per clip) and, over the frames the graph answered
+    with joints, the graph's mean over the reference's mean."""
+    every = [e for clip in reference for e in clip]
+    paired = [(row["E_h_cm"], reference[c][row["frame"]]) for c, rows in enumerate(per_clip) for row in rows
+              if "E_h_cm" in row]
+    graph_mean = float(np.mean([g for g, _ in paired])) if paired else float("nan")
+    reference_mean = float(np.mean([r for _, r in paired])) if paired else float("nan")
+    return {
+        "hand_centred_E_h_cm_mean": round(float(np.mean(every)), 2) if every else None,
+        "hand_centred_E_h_cm_median": round(float(np.median(every)), 2) if every else None,
+        "hand_centred_E_h_cm_per_clip": [round(float(np.mean(c)), 2) for c in reference if c],
+        "graph_over_hand_centred": round(graph_mean / reference_mean, 3) if paired else None,
     }
 
 
