@@ -5,6 +5,8 @@
 #   depth: its fine-tuning for the wrist's depth (configs/tiny_pose_depth.yaml), the shipped pose net
 #   3. its learning curve: every epoch checkpoint on 200 training and 400 held-out images, both protocols
 #      (and the depth fine-tuning's, when it has run)
+#   deep, deep_depth: the deeper pose net (configs/tiny_pose_deep.yaml) and its depth fine-tuning
+#      (configs/tiny_pose_deep_depth.yaml), an experiment; deep_curve scores their epochs as curve does
 #   4. held-out E_h against training-set size: the same schedule in steps on the first N training images
 #      (N from SIZES, default "1250 5000"; two sizes can train side by side: SIZES=1250 ... & SIZES=5000 ...;
 #      SIZE_STEPS, default 4000: about that many steps, e.g. an epoch of the default run to compare with its curve)
@@ -44,6 +46,11 @@ for step in $steps; do
     curve)
       curve tiny_pose
       if [ -f runs/tiny_pose_depth/last.pt ]; then curve tiny_pose_depth; fi ;;
+    deep) train_run tiny_pose_deep ;;
+    deep_depth) train_run tiny_pose_deep_depth ;;
+    deep_curve)
+      curve tiny_pose_deep
+      if [ -f runs/tiny_pose_deep_depth/last.pt ]; then curve tiny_pose_deep_depth; fi ;;
     sizes)
       for n in ${SIZES:-1250 5000}; do
         python - "$n" <<'PY'
@@ -62,6 +69,6 @@ PY
         gsdf-eval-pose --checkpoint "runs/tiny_pose_n$n/last.pt" --data data/synth_pose --split train --limit 200 \
           --out "runs/tiny_pose_n$n/train"
       done ;;
-    *) echo "unknown step $step (data, train, depth, curve, sizes)" >&2; exit 2 ;;
+    *) echo "unknown step $step (data, train, depth, curve, deep, deep_depth, deep_curve, sizes)" >&2; exit 2 ;;
   esac
 done
