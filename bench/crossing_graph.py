@@ -39,6 +39,7 @@ from tf2_msgs.msg import TFMessage
 from gsdf.msg import HandObjectReconstruction
 from gsdf_ros.demo_finding import COVERED
 from gsdf_ros.detect.tracker import inside_fraction
+from gsdf_ros.nodes.graph import DEFAULT_CHECKPOINT
 from gsdf_ros.synth.crossing import CrossingConfig, write_crossing_clip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -219,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     summary.update(rate_hz=args.rate, image=f"{width}x{height}", graph_log=str(work / "graph.log"))
     if not args.no_reference:
         node_params = yaml.safe_load(params.read_text())["/**"]["ros__parameters"]
-        checkpoint = node_params.get("checkpoint") or str(ROOT / "models" / "gsdf_tiny_synthho.pt")
+        checkpoint = node_params.get("checkpoint") or str(ROOT / DEFAULT_CHECKPOINT)
         summary.update(reference_figures(hand_centred_errors(clips, checkpoint, int(node_params["crop_size"])),
                                          summary["per_clip_frames"]))
     print(json.dumps({k: v for k, v in summary.items() if k != "per_clip_frames"}, indent=1))
