@@ -76,7 +76,12 @@ class TrainConfig:
     pose_checkpoint: str | None = None
     """Stage ``sdf``: the trained pose net to freeze (None leaves it untrained, for tests only)."""
     init_checkpoint: str | None = None
-    """Optional weights to start from (e.g. a single-frame gSDF for the video model); matching keys only."""
+    """Optional weights to start from (e.g. a single-frame gSDF for the video model); matching keys only.
+    Stage ``pose`` may start from a gSDF checkpoint's frozen pose net (e.g. the shipped model)."""
+    init_identity_blocks: bool = False
+    """With ``init_checkpoint`` from a net with fewer residual blocks per stage: the blocks it lacks
+    start as identities (their last BatchNorm scale at zero), so the deeper net starts out computing
+    exactly what the shallower one did (Net2Net-style deepening)."""
     epochs: int = 100
     batch_size: int = 32
     lr: float = 1e-4
@@ -308,12 +313,37 @@ def build_stage_model(cfg: TrainConfig, mcfg: GSDFConfig) -> nn.Module:
         else:
             log.warning("no pose_checkpoint: the frozen pose net keeps its random initial weights")
     if cfg.init_checkpoint:
-        init_from_checkpoint(model, cfg.init_checkpoint, cfg.stage)
+        fresh = init_from_checkpoint(model, cfg.init_checkpoint, cfg.stage)
+        if cfg.init_identity_blocks:
+            log.info("%d new residual blocks start as identities", len(identity_blocks(model, fresh)))
     return model
 
 
 TEMPORAL_PREFIX = "temporal."
 """State-dict prefix of the space-time transformer, the one part a single-frame gSDF lacks."""
+
+
+POSE_NET_PREFIX = "pose_net."
+"""State-dict prefix of the frozen pose net inside a gSDF (sdf-stage) model."""
+
+
+def identity_blocks(model: nn.Module, fresh: Iterable[str]) -> list[str]:
+    """Zero the last BatchNorm scale (and shift) of every residual block whose weights are all in
+    ``fresh`` (state-dict names left at their initial values): the block then passes its input
+    through unchanged. Returns the blocks' names."""
+    fresh = set(fresh)
+    done = []
+    for name, module in model.named_modules():
+        bn = getattr(module, "bn2", None)
+        if not isinstance(bn, nn.BatchNorm2d) or not hasattr(module, "conv1"):
+            continue
+        own = [f"{name}.{k}" for k in module.state_dict()]
+        if own and all(k in fresh for k in own):
+            with torch.no_grad():
+                bn.weight.zero_()
+                bn.bias.zero_()
+            done.append(name)
+    return done
 
 
 def init_from_checkpoint(model: nn.Module, path: str, stage: str) -> list[str]:
@@ -324,10 +354,12 @@ def init_from_checkpoint(model: nn.Module, path: str, stage: str) -> list[str]:
     means the checkpoint belongs to a different model size, and raises CheckpointError.
     """
     checkpoint = load_checkpoint(path)
-    if checkpoint.stage != stage:
-        raise CheckpointError(path, f"holds stage {checkpoint.stage!r}, this run trains {stage!r}")
-    loaded, skipped = load_matching(model, checkpoint.model_state)
     state = checkpoint.model_state
+    if stage == "pose" and checkpoint.stage == "sdf":
+        state = {k[len(POSE_NET_PREFIX):]: v for k, v in state.items() if k.startswith(POSE_NET_PREFIX)}
+    elif checkpoint.stage != stage:
+        raise CheckpointError(path, f"holds stage {checkpoint.stage!r}, this run trains {stage!r}")
+    loaded, skipped = load_matching(model, state)
     fresh = [k for k, v in model.state_dict().items() if k not in state or tuple(state[k].shape) != tuple(v.shape)]
     foreign = [k for k in fresh if not k.startswith(TEMPORAL_PREFIX)]
     if stage == "sdf" and foreign:
