@@ -5,8 +5,11 @@
 #   depth: its fine-tuning for the wrist's depth (configs/tiny_pose_depth.yaml), the shipped pose net
 #   3. its learning curve: every epoch checkpoint on 200 training and 400 held-out images, both protocols
 #      (and the depth fine-tuning's, when it has run)
-#   deep, deep_depth: the deeper pose net (configs/tiny_pose_deep.yaml) and its depth fine-tuning
-#      (configs/tiny_pose_deep_depth.yaml), an experiment; deep_curve scores their epochs as curve does
+#   grow: the shipped pose net, grown from the depth fine-tuning's last epoch to two residual blocks per
+#      stage and fine-tuned (configs/tiny_pose_grow.yaml) on the first 4,900 training images (the training
+#      scenes' first 1,250); grow_curve scores its epochs as curve does
+#   deep, deep_depth: the deeper pose net trained from scratch (configs/tiny_pose_deep.yaml) and its depth
+#      fine-tuning (configs/tiny_pose_deep_depth.yaml), an experiment; deep_curve scores their epochs as curve does
 #   4. held-out E_h against training-set size: the same schedule in steps on the first N training images
 #      (N from SIZES, default "1250 5000"; two sizes can train side by side: SIZES=1250 ... & SIZES=5000 ...;
 #      SIZE_STEPS, default 4000: about that many steps, e.g. an epoch of the default run to compare with its curve)
@@ -16,15 +19,28 @@ set -euo pipefail
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p runs logs
-steps=${*:-data train depth curve sizes}
+steps=${*:-data train depth curve grow grow_curve sizes}
 WORKERS=${WORKERS:-2}
 HELD_OUT=data/synth_pose_heldout
 
-# train_run NAME: configs/NAME.yaml into runs/NAME, continuing from runs/NAME/last.pt when present
+# train_run NAME [KEY=VALUE ...]: configs/NAME.yaml into runs/NAME, continuing from runs/NAME/last.pt when present
 train_run() {
-  local resume=()
-  [ -f "runs/$1/last.pt" ] && resume=(--resume "runs/$1/last.pt")
-  gsdf-train --config "configs/$1.yaml" "${resume[@]}"
+  local name=$1 resume=()
+  shift
+  [ -f "runs/$name/last.pt" ] && resume=(--resume "runs/$name/last.pt")
+  gsdf-train --config "configs/$name.yaml" "$@" "${resume[@]}"
+}
+# first_train N: write data/synth_pose/splits/train_N.json, the first N images of the training split
+first_train() {
+  python - "$1" <<'PY'
+import json, sys
+from pathlib import Path
+n = int(sys.argv[1])
+ids = json.loads(Path("data/synth_pose/splits/train.json").read_text())
+if len(ids) < n:
+    sys.exit(f"data/synth_pose has {len(ids)} training images, fewer than {n}")
+Path(f"data/synth_pose/splits/train_{n}.json").write_text(json.dumps(ids[:n]))
+PY
 }
 # curve NAME: every epoch checkpoint of runs/NAME on 200 training and 400 held-out images -> runs/NAME_curve
 curve() {
@@ -46,6 +62,10 @@ for step in $steps; do
     curve)
       curve tiny_pose
       if [ -f runs/tiny_pose_depth/last.pt ]; then curve tiny_pose_depth; fi ;;
+    grow)
+      first_train 4900
+      train_run tiny_pose_grow subset=train_4900 ;;
+    grow_curve) curve tiny_pose_grow ;;
     deep) train_run tiny_pose_deep ;;
     deep_depth) train_run tiny_pose_deep_depth ;;
     deep_curve)
@@ -53,13 +73,7 @@ for step in $steps; do
       if [ -f runs/tiny_pose_deep_depth/last.pt ]; then curve tiny_pose_deep_depth; fi ;;
     sizes)
       for n in ${SIZES:-1250 5000}; do
-        python - "$n" <<'PY'
-import json, sys
-from pathlib import Path
-n = int(sys.argv[1])
-ids = json.loads(Path("data/synth_pose/splits/train.json").read_text())
-Path(f"data/synth_pose/splits/train_{n}.json").write_text(json.dumps(ids[:n]))
-PY
+        first_train "$n"
         steps_per_epoch=$(( n / 32 ))
         epochs=$(( ${SIZE_STEPS:-4000} / steps_per_epoch ))
         gsdf-train --config configs/tiny_pose.yaml subset="train_$n" epochs="$epochs" \
@@ -69,6 +83,6 @@ PY
         gsdf-eval-pose --checkpoint "runs/tiny_pose_n$n/last.pt" --data data/synth_pose --split train --limit 200 \
           --out "runs/tiny_pose_n$n/train"
       done ;;
-    *) echo "unknown step $step (data, train, depth, curve, deep, deep_depth, deep_curve, sizes)" >&2; exit 2 ;;
+    *) echo "unknown step $step (data, train, depth, curve, grow, grow_curve, deep, deep_depth, deep_curve, sizes)" >&2; exit 2 ;;
   esac
 done

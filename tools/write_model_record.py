@@ -2,8 +2,9 @@
 
 Reads the checkpoint (configs, seed, data fingerprint, git commit, epochs), the pose net's training
 config, the held-out evaluations written by ``gsdf-eval`` (whole model) and ``gsdf-eval-pose`` (pose
-net alone, on the larger pose-only held-out set) and the pose net's learning curve (every
-``curve.csv`` under --curve).
+net alone, on the larger pose-only held-out set) and the pose net's learning curves (every
+``curve.csv`` under ``runs/NAME_curve`` of each pose run NAME present). With ``--earlier-record REV`` the
+pose-net sections of the record at git revision REV are kept in it, for the runs whose folders are gone.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import subprocess
 from pathlib import Path
 
 import gsdf_ros
@@ -23,9 +25,16 @@ POSE_HELDOUT = ("gsdf-synth --out data/synth_pose_heldout --num 400 --pose-only 
                 "--test-frac 1.0 --image-format jpg --workers 2")
 SDF_SYNTH = "gsdf-synth --out data/synth --num 1300 --seed 1 --workers 2 --val-frac 0.09 --test-frac 0.0"
 SDF_HELDOUT = "gsdf-synth --out data/synth_heldout --num 240 --seed 7 --workers 2 --val-frac 0.0 --test-frac 1.0"
-POSE_RUNS = ("tiny_pose", "tiny_pose_depth")
+POSE_RUNS = ("tiny_pose", "tiny_pose_depth", "tiny_pose_grow")
 """The pose net's training runs in order (each ``configs/NAME.yaml``, writing ``runs/NAME``); the last one
 present is the shipped pose net."""
+POSE_RUN_TITLES = {
+    "tiny_pose": "the pose net",
+    "tiny_pose_depth": "its fine-tuning for the wrist's depth",
+    "tiny_pose_grow": "grown to two residual blocks per stage and fine-tuned",
+}
+RECORD = "models/gsdf_tiny_synthho.md"
+POSE_SECTION, MODEL_SECTION = "## The pose net on its held-out set", "## The whole model on its held-out set"
 
 
 def seconds(runs: Path, name: str) -> str:
@@ -59,6 +68,13 @@ def curve_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def earlier_pose_sections(revision: str, path: str = RECORD) -> list[str]:
+    """The pose-net sections of the record ``path`` at git ``revision``, headings one level down."""
+    text = subprocess.run(["git", "show", f"{revision}:{path}"], check=True, capture_output=True, text=True).stdout
+    body = text[text.index(POSE_SECTION) + len(POSE_SECTION):text.index(MODEL_SECTION)].strip()
+    return [f"## The pose net it started from (`git show {revision}:{path}`)", "", body.replace("\n## ", "\n### "), ""]
+
+
 def protocol_sections(results: str) -> str:
     """A ``gsdf-eval`` results.md from its first protocol section (``## paper: ...``) on: without its title."""
     return results[results.index("## "):].strip()
@@ -71,9 +87,8 @@ def main() -> int:
     parser.add_argument("--eval-looks", type=Path,
                         help="gsdf-eval --protocol live --pose-looks 15 output folder, shown beside it")
     parser.add_argument("--eval-pose", type=Path, required=True, help="gsdf-eval-pose output folder (held-out)")
-    parser.add_argument("--curve", type=Path, default=Path("runs/tiny_pose_curve"))
-    parser.add_argument("--depth-curve", type=Path,
-                        help="gsdf-eval-pose curve folder of the depth fine-tuning's epoch checkpoints (held-out)")
+    parser.add_argument("--earlier-record", metavar="REV",
+                        help="git revision whose record's pose-net sections to keep (runs no longer here)")
     parser.add_argument("--runs", type=Path, default=Path("runs"))
     parser.add_argument("--sdf-config", default="configs/tiny_sdf.yaml", help="the shape net's training config")
     parser.add_argument("--out", type=Path, required=True)
@@ -94,8 +109,9 @@ def main() -> int:
         "",
         "The default model of the package: the `tiny` gSDF configuration trained on SynthHO with the",
         "package's own commands (`tools/make_default_model.sh`), on 2 CPU cores, in two stages: the pose",
-        "net on pose-only samples (hand-centred crops with jitter), fine-tuned for the wrist's depth, then",
-        "the shape net on samples with SDF files with the pose net frozen.",
+        "net on pose-only samples (hand-centred crops with jitter), fine-tuned for the wrist's depth, grown",
+        "to two residual blocks per stage and fine-tuned again, then the shape net on samples with SDF",
+        "files with the pose net frozen.",
         "",
         "| field | value |",
         "|---|---|",
@@ -106,8 +122,8 @@ def main() -> int:
         f"| data fingerprint (shape net's train split) | `{ckpt.data_fingerprint}` |",
         f"| seed | {ckpt.seed} |",
         f"| epochs / steps (shape net) | {ckpt.epoch} / {ckpt.step} |",
-        f"| training time | pose net {seconds(args.runs, 'tiny_pose')}, its depth fine-tuning "
-        f"{seconds(args.runs, 'tiny_pose_depth')}, shape net {seconds(args.runs, sdf_run.name)} |",
+        "| training time | " + ", ".join(f"{POSE_RUN_TITLES[name]} {seconds(args.runs, name)}" for name in POSE_RUNS)
+        + f", shape net {seconds(args.runs, sdf_run.name)} |",
         f"| held-out sets (seed 7, never trained on) | pose: `{POSE_HELDOUT}` "
         f"({pose['summary']['paper']['E_h']['n']} scored); whole model: `{SDF_HELDOUT}` ({held_out} scored) |",
         "",
@@ -132,12 +148,11 @@ def main() -> int:
         "",
         pose_table(pose["summary"]),
         "",
-        "Learning curve (every epoch checkpoint; 200 training images, 400 held-out images):",
-        "",
-        curve_table(learning_curve(args.curve)),
-        "",
-        *([f"Then fine-tuned for the wrist's depth (`configs/{POSE_RUNS[1]}.yaml`), every epoch on the same images:",
-           "", curve_table(learning_curve(args.depth_curve)), ""] if args.depth_curve is not None else []),
+        *(line for name in pose_runs if (args.runs / f"{name}_curve").is_dir() for line in (
+            f"Learning curve of `configs/{name}.yaml` ({POSE_RUN_TITLES[name]}; every epoch checkpoint on 200 "
+            "training images and the 400 held-out images):", "",
+            curve_table(learning_curve(args.runs / f"{name}_curve")), "")),
+        *(earlier_pose_sections(args.earlier_record) if args.earlier_record else []),
         "## The whole model on its held-out set",
         "",
         "`gsdf-eval` (`--mesh c2f --resolution 64`); `live` reads the joints from one crop around the",
