@@ -141,7 +141,7 @@ def main() -> int:
         f"gsdf-export {sdf_run}/last.pt {args.checkpoint}",
         "```",
         "",
-        "## The pose net on its held-out set",
+        POSE_SECTION,
         "",
         f"`gsdf-eval-pose` on `{pose['meta']['data']}` (split `{pose['meta']['split']}`); cm, mean (median).",
         "`paper`: the hand-centred crop and the true wrist depth; `live`: nothing from the ground truth.",
@@ -149,11 +149,11 @@ def main() -> int:
         pose_table(pose["summary"]),
         "",
         *(line for name in pose_runs if (args.runs / f"{name}_curve").is_dir() for line in (
-            f"Learning curve of `configs/{name}.yaml` ({POSE_RUN_TITLES[name]}; every epoch checkpoint on 200 "
+            f"Learning curve of `configs/{name}.yaml` ({POSE_RUN_TITLES[name]}; its epoch checkpoints on 200 "
             "training images and the 400 held-out images):", "",
             curve_table(learning_curve(args.runs / f"{name}_curve")), "")),
         *(earlier_pose_sections(args.earlier_record) if args.earlier_record else []),
-        "## The whole model on its held-out set",
+        MODEL_SECTION,
         "",
         "`gsdf-eval` (`--mesh c2f --resolution 64`); `live` reads the joints from one crop around the",
         "hand, as the inference node does by default.",
