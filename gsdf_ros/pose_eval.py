@@ -53,6 +53,15 @@ def bone_length_error_cm(pred: np.ndarray, gt: np.ndarray) -> float:
     return float(np.abs(bone_lengths(pred) - bone_lengths(gt)).mean() * CM_PER_M)
 
 
+def size_blind_joints(gt: np.ndarray, template: np.ndarray, mean_template: np.ndarray) -> np.ndarray:
+    """The true joints (21, 3, camera frame, metres) as a net that reads the image perfectly but takes
+    every hand for the mean hand would place them: scaled about the camera centre by the mean
+    template's total bone length over the hand's own (``template``, its 21 rest joints). The scaled
+    skeleton projects onto the same pixels; only its depth and size are off."""
+    scale = bone_lengths(mean_template).sum() / bone_lengths(template).sum()
+    return np.asarray(gt, dtype=np.float64) * scale
+
+
 def score_joints(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
     """E_h, centroid baseline, bone-length and wrist errors (cm) of joints (21, 3) in one frame, metres."""
     return {

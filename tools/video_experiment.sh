@@ -33,13 +33,16 @@ SDF_CKPT=${SDF_CKPT:-}
 TS=${TS:-"3 5"}                     # window lengths of the video models compared with T = 1
 VIDEO_LR=${VIDEO_LR:-1.0e-4}        # fine-tuning mode only
 FT_POINTS=${FT_POINTS:-1000}        # SDF points per frame, fine-tuning mode only
+TRAIN_EXTRA=${TRAIN_EXTRA:-}        # extra key=value overrides of every gsdf-train call, e.g. the frozen pose net's
+                                    # config: "model_overrides.pose.backbone.layers=[2,2,2,2]"
 EVAL_RESOLUTION=${EVAL_RESOLUTION:-64}
 EVAL_POINTS=${EVAL_POINTS:-30000}
 DEVICE=${DEVICE:-auto}
 DATA=${DATA:-$OUT/data}             # generated here unless it already holds clips/test.json
 VAL_FRAC=${VAL_FRAC:-0.1}
 TEST_FRAC=${TEST_FRAC:-0.1}
-COMMON=(workers="$WORKERS" device="$DEVICE" seed="$SEED" progress=false)
+read -r -a EXTRA <<< "$TRAIN_EXTRA"
+COMMON=(workers="$WORKERS" device="$DEVICE" seed="$SEED" progress=false "${EXTRA[@]}")
 
 run() { echo "+ $*" >&2; "$@"; }
 

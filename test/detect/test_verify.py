@@ -17,7 +17,9 @@ from gsdf_ros.detect.model import Detection, decode_detection, decode_proposals
 from gsdf_ros.detect.tracker import square_around
 from gsdf_ros.detect.verify import (
     DETECTOR_WEIGHT,
+    FIRST_LOOK_ENLARGE,
     FLESH_MARGIN,
+    LOOK_ENLARGE,
     Found,
     VerifiedHand,
     flesh_box,
@@ -87,8 +89,10 @@ def test_the_candidate_the_pose_net_reads_wins_with_the_joints_box():
     assert found.box == pytest.approx(flesh_box(HAND_UV))
     assert found.score == pytest.approx(hand_score(0.4, 0.6))
     assert found.detector_score == 0.4 and found.joint_confidence == pytest.approx(0.6)
-    assert look.squares[0] == square_around(decoy.box, 1.3) and look.squares[2] == square_around(hand.box, 1.3)
-    assert look.squares[3] == pytest.approx(square_around(flesh_box(HAND_UV), 1.3)), "second look: around the joints"
+    assert look.squares[0] == square_around(decoy.box, FIRST_LOOK_ENLARGE)
+    assert look.squares[2] == square_around(hand.box, FIRST_LOOK_ENLARGE)
+    second = square_around(flesh_box(HAND_UV), LOOK_ENLARGE)
+    assert look.squares[3] == pytest.approx(second), "second look: around the joints"
     only_best = verified_detector(lambda image: [decoy, hand], FakeLook(), count=1)(FRAME, INTRINSICS)
     assert only_best.score == pytest.approx(hand_score(0.9, 0.05)), "count limits the candidates looked at"
 
@@ -108,6 +112,20 @@ def test_the_last_look_around_the_joints_decides():
     assert two.score == pytest.approx(hand_score(0.5, 0.6)) and two.box == pytest.approx(flesh_box(HAND_UV))
     with pytest.raises(ValueError, match="looks"):
         verify(FRAME, INTRINSICS, off_centre, centred_look, looks=0)
+
+
+def test_the_first_look_is_cut_wider_than_the_next():
+    """The detector's box may miss part of the hand: the first crop around it is the wider one."""
+    assert FIRST_LOOK_ENLARGE > LOOK_ENLARGE
+    look = FakeLook()
+    candidate = Found(0.7, (300.0, 180.0, 380.0, 240.0))
+    verify(FRAME, INTRINSICS, candidate, look)
+    assert len(look.squares) == 2
+    assert look.squares[0] == pytest.approx(square_around(candidate.box, FIRST_LOOK_ENLARGE))
+    assert look.squares[1] == pytest.approx(square_around(flesh_box(HAND_UV), LOOK_ENLARGE))
+    narrow = FakeLook()
+    verify(FRAME, INTRINSICS, candidate, narrow, first_enlarge=LOOK_ENLARGE)
+    assert narrow.squares[0] == pytest.approx(square_around(candidate.box, LOOK_ENLARGE))
 
 
 def test_the_box_is_cut_to_the_frame():
