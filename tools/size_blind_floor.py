@@ -40,12 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with open(args.annotations) as f:
             annotations = json.load(f)["annotations"]
+        if not annotations:
+            raise ValueError(f"{args.annotations} holds no annotations")
         rows = floor_rows(annotations)
     except (OSError, KeyError, ValueError) as error:
         print(f"size_blind_floor: {error}", file=sys.stderr)
-        return 2
-    if not rows:
-        print("size_blind_floor: no annotations", file=sys.stderr)
         return 2
     table = {name: (float(np.mean([r[name] for r in rows])), float(np.median([r[name] for r in rows])))
              for name in ("E_h", "wrist_error")}
