@@ -15,8 +15,7 @@ import sys
 import numpy as np
 
 from gsdf_ros.hand.skeleton import default_template
-from gsdf_ros.metrics import CM_PER_M
-from gsdf_ros.pose_eval import bone_lengths, mean_joint_error_cm, size_blind_joints
+from gsdf_ros.pose_eval import bone_lengths, score_joints, size_blind_joints
 
 
 def floor_rows(annotations: list[dict]) -> list[dict[str, float]]:
@@ -25,9 +24,8 @@ def floor_rows(annotations: list[dict]) -> list[dict[str, float]]:
     rows = []
     for ann in annotations:
         gt, template = np.asarray(ann["hand_joints_3d"]), np.asarray(ann["hand_template"])
-        blind = size_blind_joints(gt, template, mean)
-        rows.append({"E_h": mean_joint_error_cm(blind, gt),
-                     "wrist_error": float(np.linalg.norm(blind[0] - gt[0]) * CM_PER_M),
+        scores = score_joints(size_blind_joints(gt, template, mean), gt)
+        rows.append({"E_h": scores["E_h"], "wrist_error": scores["wrist_error"],
                      "size_ratio": float(bone_lengths(template).sum() / bone_lengths(mean).sum())})
     return rows
 
