@@ -50,6 +50,9 @@ class Checkpoint:
     format_version: int = FORMAT_VERSION
     averaged_from: list[str] | None = None
     """The checkpoints whose weights this one averages (:func:`average_checkpoints`); None for a trained one."""
+    root_head_from: dict[str, Any] | None = None
+    """Where its pose net's root-depth head was trained, when :func:`with_root_head` put it in: that pose
+    checkpoint's path, training config, git commit, seed and data fingerprint."""
 
     @property
     def config(self) -> GSDFConfig:
@@ -194,3 +197,39 @@ def average_checkpoints(paths: Sequence[str | os.PathLike]) -> Checkpoint:
     return Checkpoint(last.model_config, last.stage, state, last.train_config, last.epoch, last.step,
                       git_commit=last.git_commit, data_fingerprint=last.data_fingerprint, seed=last.seed,
                       averaged_from=[str(path) for path in paths])
+
+
+ROOT_HEAD_PREFIX = "root_head."
+"""State-dict prefix of the pose net's root-depth head."""
+
+
+def with_root_head(gsdf: Checkpoint, pose: Checkpoint, pose_path: str) -> Checkpoint:
+    """``gsdf`` (an sdf-stage checkpoint, without optimiser state) with the root-depth head of ``pose`` (a
+    pose-stage checkpoint) in its frozen pose net. Every other pose-net tensor of the two must be equal (a
+    root head retrained with the rest frozen, ``train_only``): the shape net trained on the very joints the
+    pose net still gives, and the root head is not read in the sdf stage, which places the hand at the true
+    wrist. CheckpointError otherwise."""
+    if gsdf.stage != "sdf" or pose.stage != "pose":
+        raise CheckpointError(Path(pose_path), "needs an sdf-stage model and a pose-stage checkpoint")
+    ours, theirs = gsdf.config, pose.config
+    if any(getattr(ours, n) != getattr(theirs, n) for n in ("image_size", "heatmap_size", "depth_bins", "depth_dim")):
+        raise CheckpointError(Path(pose_path), "its volume geometry differs from the model's")
+    rest = dict(theirs.pose.__dict__)
+    rest.pop("root_depth")
+    if any(getattr(ours.pose, k) != v for k, v in rest.items()):
+        raise CheckpointError(Path(pose_path), "its pose net differs from the model's outside the root-depth head")
+    prefix = "pose_net."
+    state = {k: v for k, v in gsdf.model_state.items() if not k.startswith(prefix + ROOT_HEAD_PREFIX)}
+    for key, value in pose.model_state.items():
+        if key.startswith(ROOT_HEAD_PREFIX):
+            state[prefix + key] = value
+        elif prefix + key not in state or not torch.equal(state[prefix + key], value):
+            raise CheckpointError(Path(pose_path), f"pose-net tensor {key} differs from the model's: only a root "
+                                                   "head trained with the rest frozen can be swapped in")
+    config = ours.to_dict()
+    config["pose"]["root_depth"] = theirs.to_dict()["pose"]["root_depth"]
+    source = {"path": str(pose_path), "train_config": pose.train_config, "git_commit": pose.git_commit,
+              "seed": pose.seed, "data_fingerprint": pose.data_fingerprint, "epoch": pose.epoch, "step": pose.step}
+    return Checkpoint(config, gsdf.stage, state, gsdf.train_config, gsdf.epoch, gsdf.step, git_commit=gsdf.git_commit,
+                      data_fingerprint=gsdf.data_fingerprint, seed=gsdf.seed, averaged_from=gsdf.averaged_from,
+                      root_head_from=source)

@@ -82,6 +82,9 @@ class TrainConfig:
     """With ``init_checkpoint`` from a net with fewer residual blocks per stage: the blocks it lacks
     start as identities (their last BatchNorm scale at zero), so the deeper net starts out computing
     exactly what the shallower one did (Net2Net-style deepening)."""
+    train_only: tuple[str, ...] = ()
+    """Stage ``pose``: state-dict prefixes (e.g. ``root_head``) of the only parts that train; the rest
+    stays as ``init_checkpoint`` left it, BatchNorm statistics included (empty: everything trains)."""
     epochs: int = 100
     batch_size: int = 32
     lr: float = 1e-4
@@ -103,6 +106,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.milestones = tuple(int(m) for m in self.milestones)
+        self.train_only = tuple(str(p) for p in self.train_only)
+        if self.train_only and self.stage != "pose":
+            raise ValueError("train_only applies to stage pose (stage sdf freezes the pose net already)")
         if self.stage not in TRAINING_STAGES:
             raise ValueError(f"stage must be one of {TRAINING_STAGES}, got {self.stage!r}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
@@ -118,6 +124,7 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["milestones"] = list(self.milestones)
+        data["train_only"] = list(self.train_only)
         return data
 
     @classmethod
@@ -316,7 +323,33 @@ def build_stage_model(cfg: TrainConfig, mcfg: GSDFConfig) -> nn.Module:
         fresh = init_from_checkpoint(model, cfg.init_checkpoint, cfg.stage)
         if cfg.init_identity_blocks:
             log.info("%d new residual blocks start as identities", len(identity_blocks(model, fresh)))
+    if cfg.train_only:
+        log.info("training %d parameter tensors under %s; the rest is frozen",
+                 len(freeze_except(model, cfg.train_only)), ", ".join(cfg.train_only))
     return model
+
+
+def freeze_except(model: nn.Module, prefixes: Sequence[str]) -> list[str]:
+    """Stop the gradient of every parameter whose name starts with none of ``prefixes``; returns the
+    names that still train. ValueError when none does (a misspelt prefix must not train nothing)."""
+    trained = []
+    for name, param in model.named_parameters():
+        keep = any(name == p or name.startswith(p.rstrip(".") + ".") for p in prefixes)
+        param.requires_grad_(keep)
+        if keep:
+            trained.append(name)
+    if not trained:
+        raise ValueError(f"train_only {list(prefixes)} names no parameter of the model")
+    return trained
+
+
+def hold_frozen_statistics(model: nn.Module) -> None:
+    """Put every BatchNorm layer without a trainable parameter in eval mode, so training does not move
+    the running statistics of parts that :func:`freeze_except` froze."""
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(
+                p.requires_grad for p in module.parameters()):
+            module.eval()
 
 
 TEMPORAL_PREFIX = "temporal."
@@ -538,6 +571,8 @@ def _train_epoch(
 ) -> list[dict[str, float]]:
     """One pass over the loader; returns the per-step rows."""
     state.model.train()
+    if cfg.train_only:
+        hold_frozen_statistics(state.model)
     generator = torch.Generator().manual_seed(seed_epoch(cfg.seed, state.epoch))
     amp = cfg.amp and device.type == "cuda"
     rows = []

@@ -8,6 +8,9 @@
 #   grow: the shipped pose net, grown from the depth fine-tuning's last epoch to two residual blocks per
 #      stage and fine-tuned (configs/tiny_pose_grow.yaml) on the first 4,900 training images (the training
 #      scenes' first 1,250); grow_curve scores its epochs as curve does
+#   root: the shipped pose net's root-depth head retrained with the rest frozen (configs/tiny_pose_root.yaml)
+#      on 4,900 pose-only images from a seed the pose net never trained on (102); root_curve scores its
+#      epochs on 200 of them and the 400 held-out images
 #   deep, deep_depth: the deeper pose net trained from scratch (configs/tiny_pose_deep.yaml) and its depth
 #      fine-tuning (configs/tiny_pose_deep_depth.yaml), an experiment; deep_curve scores their epochs as curve does
 #   4. held-out E_h against training-set size: the same schedule in steps on the first N training images
@@ -44,7 +47,7 @@ PY
 }
 # curve NAME: every epoch checkpoint of runs/NAME on 200 training and 400 held-out images -> runs/NAME_curve
 curve() {
-  gsdf-eval-pose --checkpoint "runs/$1"/epoch_*.pt --data data/synth_pose --split train --limit 200 \
+  gsdf-eval-pose --checkpoint "runs/$1"/epoch_*.pt --data "${TRAIN_DATA:-data/synth_pose}" --split train --limit 200 \
     --out "runs/$1_curve/train"
   gsdf-eval-pose --checkpoint "runs/$1"/epoch_*.pt --data "$HELD_OUT" --split test --limit 400 \
     --out "runs/$1_curve/heldout"
@@ -66,6 +69,11 @@ for step in $steps; do
       first_train 4900
       train_run tiny_pose_grow subset=train_4900 ;;
     grow_curve) curve tiny_pose_grow ;;
+    root)
+      [ -f data/synth_pose_root/train.json ] || gsdf-synth --out data/synth_pose_root --num 1250 --views 4 \
+        --pose-only --seed 102 --val-frac 0.02 --test-frac 0.0 --image-format jpg --workers "$WORKERS" --quiet
+      train_run tiny_pose_root ;;
+    root_curve) TRAIN_DATA=data/synth_pose_root curve tiny_pose_root ;;
     deep) train_run tiny_pose_deep ;;
     deep_depth) train_run tiny_pose_deep_depth ;;
     deep_curve)

@@ -6,7 +6,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gsdf_ros.checkpoint import CheckpointError, average_checkpoints, export_for_inference, save_checkpoint
+from gsdf_ros.checkpoint import (
+    CheckpointError,
+    average_checkpoints,
+    export_for_inference,
+    load_checkpoint,
+    save_checkpoint,
+    with_root_head,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,8 +22,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="training checkpoint (runs/tiny_sdf/last.pt, or a hand detector's runs/detector/last.pt); "
                              "several (e.g. runs/tiny_pose_depth/epoch_*.pt): their weights' mean")
     parser.add_argument("out", help="file to write")
+    parser.add_argument("--root-head", metavar="POSE_CHECKPOINT",
+                        help="a gSDF model only: put in this pose-stage checkpoint's root-depth head, retrained with "
+                             "the rest of the same pose net frozen (train_only: [root_head])")
     args = parser.parse_args(argv)
     try:
+        if args.root_head is not None:
+            if len(args.checkpoint) > 1:
+                raise ValueError("--root-head takes one gSDF checkpoint")
+            checkpoint = load_checkpoint(args.checkpoint[0])
+            checkpoint.optimizer_state = checkpoint.scheduler_state = checkpoint.scaler_state = None
+            merged = with_root_head(checkpoint, load_checkpoint(args.root_head), args.root_head)
+            path = save_checkpoint(args.out, merged)
+            print(f"gsdf-export: wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+            return 0
         from gsdf_ros.detect.train import export_detector, is_detector_checkpoint
 
         if len(args.checkpoint) > 1:

@@ -40,6 +40,8 @@ class RootDepthConfig:
     backbone_grad_scale: float = 0.1
     """Share of the root-depth gradient that reaches the shared backbone (1 = all, 0 = none): the depth
     term must not pull the features away from what the joint volume needs."""
+    skeleton_hidden: int = 0
+    """Width of the head's second MLP, which also reads the 2.5D skeleton's geometry (0: none)."""
 
 
 @dataclass

@@ -24,7 +24,7 @@ from gsdf_ros.hand.joints import NUM_JOINTS
 from gsdf_ros.model.backbone import create_backbone
 from gsdf_ros.model.config import GSDFConfig, get_config
 from gsdf_ros.model.decoder import SDFDecoder
-from gsdf_ros.model.heads import RootDepthHead, VolumeHead, decode_volume, soft_argmax_3d
+from gsdf_ros.model.heads import RootDepthHead, VolumeHead, decode_volume, skeleton_inputs, soft_argmax_3d
 from gsdf_ros.model.kinematic import hand_features, object_features
 from gsdf_ros.model.necks import UNetNeck
 from gsdf_ros.model.pixel_align import GlobalFeatures, PixelAlignedFeatures
@@ -87,15 +87,22 @@ class PoseNet(nn.Module):
             pc.root_depth.real_area,
             cfg.image_size,
             pc.root_depth.backbone_grad_scale,
+            pc.root_depth.skeleton_hidden,
+            NUM_JOINTS,
         )
 
     def forward(self, image: torch.Tensor, K: torch.Tensor, root_depth: torch.Tensor | None = None) -> PoseOutput:
         """Decode with ``root_depth`` (B,) when given (``paper``), else with the predicted one (``live``)."""
         feats = self.backbone(image)
-        predicted = self.root_head(feats, K)
-        root = predicted if root_depth is None else root_depth.reshape(-1)
         volume = self.volume_head(self.neck(feats))
-        joints, idx = _volume_decode(self.cfg, volume, K, root)
+        idx = soft_argmax_3d(volume)
+        skeleton = None
+        if self.root_head.skeleton_mlp is not None:
+            skeleton = skeleton_inputs(idx, self.cfg.heatmap_size, self.cfg.depth_bins)
+        predicted = self.root_head(feats, K, skeleton)
+        root = predicted if root_depth is None else root_depth.reshape(-1)
+        joints = decode_volume(idx, K, root, self.cfg.depth_dim, self.cfg.heatmap_size, self.cfg.image_size,
+                               self.cfg.depth_bins)
         return PoseOutput(joints, idx, root, predicted, volume)
 
 

@@ -117,25 +117,61 @@ def scale_gradient(x: torch.Tensor, scale: float) -> torch.Tensor:
     return x * scale + x.detach() * (1.0 - scale)
 
 
+def skeleton_inputs(idx: torch.Tensor, heatmap_size: int, depth_bins: int) -> torch.Tensor:
+    """The 2.5D skeleton (B,J,3) volume indices as a root-depth head's inputs (B, 3J+3): joints' image
+    positions about their centre and their depths, in [-1, 1] units of the crop and the depth range, the
+    centre, and the log of their RMS distance from it (the hand's size in the crop)."""
+    if idx.dim() != 3 or idx.shape[-1] != 3:
+        raise ValueError(f"expected indices (B,J,3), got {tuple(idx.shape)}")
+    uv = idx[..., :2] / float(heatmap_size) * 2.0 - 1.0
+    z = idx[..., 2] / float(depth_bins) * 2.0 - 1.0
+    centre = uv.mean(dim=1, keepdim=True)
+    offsets = uv - centre
+    spread = offsets.pow(2).sum(dim=-1).mean(dim=1, keepdim=True).clamp_min(1e-6).sqrt()
+    return torch.cat([offsets.flatten(1), z, centre.squeeze(1), torch.log(spread)], dim=1)
+
+
 class RootDepthHead(nn.Module):
     """Absolute wrist depth z = gamma*k from pooled features; gamma = exp(MLP), starting at 1.
 
-    ``grad_scale`` is the share of its gradient passed on to the features (the shared backbone)."""
+    ``grad_scale`` is the share of its gradient passed on to the features (the shared backbone). With
+    ``skeleton_hidden`` > 0 a second MLP reads the pooled features and the 2.5D skeleton's geometry
+    (:func:`skeleton_inputs`: the hand's size and foreshortening in the crop) and adds to log gamma; it
+    starts at 0, so a head fine-tuned from one without it starts where that one was."""
 
     def __init__(
-        self, in_channels: int, hidden: int, real_area: float, image_size: int, grad_scale: float = 1.0
+        self, in_channels: int, hidden: int, real_area: float, image_size: int, grad_scale: float = 1.0,
+        skeleton_hidden: int = 0, num_joints: int = 21,
     ) -> None:
         super().__init__()
         if not 0.0 <= grad_scale <= 1.0:
             raise ValueError(f"grad_scale must lie in [0, 1], got {grad_scale}")
+        if skeleton_hidden < 0:
+            raise ValueError(f"skeleton_hidden must be >= 0, got {skeleton_hidden}")
         self.real_area = real_area
         self.image_size = image_size
         self.grad_scale = float(grad_scale)
         self.mlp = nn.Sequential(nn.Linear(in_channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, 1))
         nn.init.zeros_(self.mlp[-1].weight)
         nn.init.zeros_(self.mlp[-1].bias)
+        self.skeleton_mlp: nn.Sequential | None = None
+        if skeleton_hidden:
+            self.skeleton_mlp = nn.Sequential(
+                nn.Linear(in_channels + 3 * num_joints + 3, skeleton_hidden), nn.ReLU(inplace=True),
+                nn.Linear(skeleton_hidden, skeleton_hidden), nn.ReLU(inplace=True), nn.Linear(skeleton_hidden, 1),
+            )
+            nn.init.zeros_(self.skeleton_mlp[-1].weight)
+            nn.init.zeros_(self.skeleton_mlp[-1].bias)
 
-    def forward(self, features: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
-        log_gamma = self.mlp(scale_gradient(features, self.grad_scale).mean(dim=(2, 3))).squeeze(-1)
+    def forward(self, features: torch.Tensor, intrinsics: torch.Tensor, skeleton: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        """Depth (B,) from features (B,C,h,w), crop intrinsics (B,3,3) and, for a head with a skeleton
+        branch, :func:`skeleton_inputs` (B, 3J+3) (no gradient flows back into it)."""
+        pooled = scale_gradient(features, self.grad_scale).mean(dim=(2, 3))
+        log_gamma = self.mlp(pooled).squeeze(-1)
+        if self.skeleton_mlp is not None:
+            if skeleton is None:
+                raise ValueError("this root-depth head reads the 2.5D skeleton: pass skeleton inputs")
+            log_gamma = log_gamma + self.skeleton_mlp(torch.cat([pooled, skeleton.detach()], dim=1)).squeeze(-1)
         k = depth_normaliser(intrinsics, self.real_area, self.image_size)
         return k * torch.exp(log_gamma.clamp(-math.log(20.0), math.log(20.0)))
