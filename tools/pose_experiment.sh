@@ -11,6 +11,8 @@
 #   root: the shipped pose net's root-depth head retrained with the rest frozen (configs/tiny_pose_root.yaml)
 #      on 4,900 pose-only images from a seed the pose net never trained on (102); root_curve scores its
 #      epochs on 200 of them and the 400 held-out images
+#   fresh: the shipped pose net fine-tuned as a whole on those 4,900 images (configs/tiny_pose_fresh.yaml);
+#      fresh_curve scores its epochs as root_curve does
 #   deep, deep_depth: the deeper pose net trained from scratch (configs/tiny_pose_deep.yaml) and its depth
 #      fine-tuning (configs/tiny_pose_deep_depth.yaml), an experiment; deep_curve scores their epochs as curve does
 #   4. held-out E_h against training-set size: the same schedule in steps on the first N training images
@@ -45,6 +47,11 @@ if len(ids) < n:
 Path(f"data/synth_pose/splits/train_{n}.json").write_text(json.dumps(ids[:n]))
 PY
 }
+# second_data: 4,900 more pose-only training images, from a seed (102) the default pose net never trained on
+second_data() {
+  [ -f data/synth_pose_102/train.json ] || gsdf-synth --out data/synth_pose_102 --num 1250 --views 4 \
+    --pose-only --seed 102 --val-frac 0.02 --test-frac 0.0 --image-format jpg --workers "$WORKERS" --quiet
+}
 # curve NAME: every epoch checkpoint of runs/NAME on 200 training and 400 held-out images -> runs/NAME_curve
 curve() {
   gsdf-eval-pose --checkpoint "runs/$1"/epoch_*.pt --data "${TRAIN_DATA:-data/synth_pose}" --split train --limit 200 \
@@ -70,10 +77,13 @@ for step in $steps; do
       train_run tiny_pose_grow subset=train_4900 ;;
     grow_curve) curve tiny_pose_grow ;;
     root)
-      [ -f data/synth_pose_root/train.json ] || gsdf-synth --out data/synth_pose_root --num 1250 --views 4 \
-        --pose-only --seed 102 --val-frac 0.02 --test-frac 0.0 --image-format jpg --workers "$WORKERS" --quiet
+      second_data
       train_run tiny_pose_root ;;
-    root_curve) TRAIN_DATA=data/synth_pose_root curve tiny_pose_root ;;
+    root_curve) TRAIN_DATA=data/synth_pose_102 curve tiny_pose_root ;;
+    fresh)
+      second_data
+      train_run tiny_pose_fresh ;;
+    fresh_curve) TRAIN_DATA=data/synth_pose_102 curve tiny_pose_fresh ;;
     deep) train_run tiny_pose_deep ;;
     deep_depth) train_run tiny_pose_deep_depth ;;
     deep_curve)

@@ -25,13 +25,16 @@ POSE_HELDOUT = ("gsdf-synth --out data/synth_pose_heldout --num 400 --pose-only 
                 "--test-frac 1.0 --image-format jpg --workers 2")
 SDF_SYNTH = "gsdf-synth --out data/synth --num 1300 --seed 1 --workers 2 --val-frac 0.09 --test-frac 0.0"
 SDF_HELDOUT = "gsdf-synth --out data/synth_heldout --num 240 --seed 7 --workers 2 --val-frac 0.0 --test-frac 1.0"
-POSE_RUNS = ("tiny_pose", "tiny_pose_depth", "tiny_pose_grow")
+POSE_SYNTH_MORE = ("gsdf-synth --out data/synth_pose_102 --num 1250 --views 4 --pose-only --seed 102 --val-frac 0.02 "
+                   "--test-frac 0.0 --image-format jpg --workers 2")
+POSE_RUNS = ("tiny_pose", "tiny_pose_depth", "tiny_pose_grow", "tiny_pose_fresh")
 """The pose net's training runs in order (each ``configs/NAME.yaml``, writing ``runs/NAME``); the last one
 present is the shipped pose net."""
 POSE_RUN_TITLES = {
     "tiny_pose": "the pose net",
     "tiny_pose_depth": "its fine-tuning for the wrist's depth",
     "tiny_pose_grow": "grown to two residual blocks per stage and fine-tuned",
+    "tiny_pose_fresh": "fine-tuned on 4,900 images of another seed",
 }
 RECORD = "models/gsdf_tiny_synthho.md"
 POSE_SECTION, MODEL_SECTION = "## The pose net on its held-out set", "## The whole model on its held-out set"
@@ -87,10 +90,14 @@ def main() -> int:
     parser.add_argument("--eval-looks", type=Path,
                         help="gsdf-eval --protocol live --pose-looks 15 output folder, shown beside it")
     parser.add_argument("--eval-pose", type=Path, required=True, help="gsdf-eval-pose output folder (held-out)")
+    parser.add_argument("--eval-pose-looks", type=Path,
+                        help="gsdf-eval-pose --protocol live --pose-looks 15 output folder (held-out), shown beside it")
     parser.add_argument("--earlier-record", metavar="REV",
                         help="git revision whose record's pose-net sections to keep (runs no longer here)")
     parser.add_argument("--runs", type=Path, default=Path("runs"))
     parser.add_argument("--sdf-config", default="configs/tiny_sdf.yaml", help="the shape net's training config")
+    parser.add_argument("--sdf-override", action="append", default=[], metavar="KEY=VALUE",
+                        help="an override the shape net's training command passed (repeatable)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     ckpt = load_checkpoint(args.checkpoint)
@@ -110,14 +117,14 @@ def main() -> int:
         "The default model of the package: the `tiny` gSDF configuration trained on SynthHO with the",
         "package's own commands (`tools/make_default_model.sh`), on 2 CPU cores, in two stages: the pose",
         "net on pose-only samples (hand-centred crops with jitter), fine-tuned for the wrist's depth, grown",
-        "to two residual blocks per stage and fine-tuned again, then the shape net on samples with SDF",
-        "files with the pose net frozen.",
+        "to two residual blocks per stage and fine-tuned again, fine-tuned once more on images of a seed it",
+        "had not seen, then the shape net on samples with SDF files with the pose net frozen.",
         "",
         "| field | value |",
         "|---|---|",
         f"| package version | {ckpt.version} (gsdf_ros {gsdf_ros.__version__}) |",
         f"| git commit of the training code | `{ckpt.git_commit}` |",
-        f"| pose-net data | `data/synth_pose`: `{POSE_SYNTH}` |",
+        f"| pose-net data | `data/synth_pose`: `{POSE_SYNTH}`; then `data/synth_pose_102`: `{POSE_SYNTH_MORE}` |",
         f"| shape-net data | `data/synth`: `{SDF_SYNTH}` |",
         f"| data fingerprint (shape net's train split) | `{ckpt.data_fingerprint}` |",
         f"| seed | {ckpt.seed} |",
@@ -135,9 +142,10 @@ def main() -> int:
         "",
         "```bash",
         POSE_SYNTH,
-        *(f"gsdf-train --config configs/{name}.yaml" for name in pose_runs),
+        POSE_SYNTH_MORE,
+        *(f"gsdf-train --config configs/{name}.yaml" for name in POSE_RUNS),
         SDF_SYNTH,
-        f"gsdf-train --config {args.sdf_config}",
+        f"gsdf-train --config {args.sdf_config}" + "".join(f" {o}" for o in args.sdf_override),
         f"gsdf-export {sdf_run}/last.pt {args.checkpoint}",
         "```",
         "",
@@ -148,6 +156,9 @@ def main() -> int:
         "",
         pose_table(pose["summary"]),
         "",
+        *(("The joints averaged over 15 crops around the hand (`--pose-looks 15`, the inference node's "
+           "`pose_looks`):", "", pose_table(json.loads((args.eval_pose_looks / "summary.json").read_text())["summary"]),
+           "") if args.eval_pose_looks is not None else ()),
         *(line for name in pose_runs if (args.runs / f"{name}_curve").is_dir() for line in (
             f"Learning curve of `configs/{name}.yaml` ({POSE_RUN_TITLES[name]}; its epoch checkpoints on 200 "
             "training images and the 400 held-out images):", "",
