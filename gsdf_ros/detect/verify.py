@@ -120,6 +120,12 @@ def flesh_box(joints_uv: np.ndarray, margin: float = FLESH_MARGIN) -> Box:
     return x0 - pad, y0 - pad, x1 + pad, y1 + pad
 
 
+def cut_to_frame(box: Box, width: int, height: int) -> Box:
+    """``box`` cut to the frame [0, width] x [0, height]."""
+    x0, y0, x1, y1 = box
+    return min(max(x0, 0.0), width), min(max(y0, 0.0), height), min(max(x1, 0.0), width), min(max(y1, 0.0), height)
+
+
 def verified_score(detector_score: float, joint_confidence: float, detector_weight: float = DETECTOR_WEIGHT
                    ) -> float:
     """detector_score ** w * joint_confidence ** (1 - w) with w = ``detector_weight``, both scores clipped to
@@ -141,9 +147,8 @@ def look_box(image: np.ndarray, intrinsics: Intrinsics, square: Square, look: Po
     uv = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
     if joint_confidence <= 0.0 or not np.all(np.isfinite(uv)):
         return None, joint_confidence
-    x0, y0, x1, y1 = flesh_box(uv, margin)
     height, width = image.shape[:2]
-    inside = (min(max(x0, 0.0), width), min(max(y0, 0.0), height), min(max(x1, 0.0), width), min(max(y1, 0.0), height))
+    inside = cut_to_frame(flesh_box(uv, margin), width, height)
     if inside[2] - inside[0] < 1.0 or inside[3] - inside[1] < 1.0:
         return None, joint_confidence
     return inside, joint_confidence

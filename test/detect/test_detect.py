@@ -22,6 +22,7 @@ from gsdf_ros.detect.train import (
     score_detector,
     threshold_for_false_rate,
     train_detector,
+    true_joints_iou,
 )
 from gsdf_ros.synth.scenes import SceneConfig, generate_scene, write_scenes
 
@@ -97,6 +98,10 @@ def test_detector_trains_resumes_and_scores(tmp_path):
     assert state["epoch"] == 2 and state["step"] == 4
     report = score_detector(model_detect_fn(model), SceneDataset(cfg.data_root, "train", model.cfg), threshold=0.5)
     assert report["hand_frames"] + report["empty_frames"] == 6
+    with_joints = [r for r in report["rows"] if r["has_hand"]]
+    assert all(0.0 < r["true_joints_iou"] <= 1.0 for r in with_joints)
+    if with_joints:
+        assert report["recall_with_true_joints"] == np.mean([r["true_joints_iou"] >= 0.5 for r in with_joints])
     assert 0.0 <= report["ms_per_frame"]
     found = detect(model, np.zeros((480, 640, 3), np.uint8))
     assert 0.0 <= found.score <= 1.0
@@ -229,3 +234,13 @@ def test_detector_configs_load_and_the_long_one_changes_only_its_schedule():
     changed = {name for name, value in vars(shipped).items() if getattr(longer, name) != value}
     assert changed == {"epochs", "milestones", "size_weight", "out_dir"}
     assert longer.epochs > shipped.epochs and DetectorConfig(**longer.model) == DetectorConfig(**shipped.model)
+
+
+def test_true_joints_iou_is_the_flesh_box_of_the_true_joints_cut_to_the_frame():
+    joints = np.array([[10.0, 10.0], [110.0, 60.0], [60.0, 30.0]])
+    pad = 0.08 * 100.0
+    assert true_joints_iou(joints, (10 - pad, 10 - pad, 110 + pad, 60 + pad), 640, 480) == pytest.approx(1.0)
+    cut = (10 - pad, 10 - pad, 100.0, 60 + pad)
+    assert true_joints_iou(joints, cut, 100, 480) == pytest.approx(1.0)
+    assert true_joints_iou(joints, cut, 640, 480) < 0.95
+    assert true_joints_iou(joints, (300.0, 300.0, 400.0, 400.0), 640, 480) == 0.0

@@ -22,6 +22,7 @@ from gsdf_ros.detect.verify import (
     LOOK_ENLARGE,
     Found,
     VerifiedHand,
+    cut_to_frame,
     flesh_box,
     joints_box,
     verified_detector,
@@ -182,3 +183,8 @@ def test_the_node_loader_verifies_when_given_a_look(tmp_path):
     assert found.score == pytest.approx(hand_score(red_patch(image).score, 0.6))
     with pytest.raises(ValueError, match="proposals"):
         load_detect_fn("nodes_fake_predictor:red_patch_detector", tmp_path / "absent.pt", FakeLook(), -1)
+
+
+def test_cut_to_frame_keeps_a_box_inside_the_frame():
+    assert cut_to_frame((-5.0, 10.0, 50.0, 700.0), 640, 480) == (0.0, 10.0, 50.0, 480.0)
+    assert cut_to_frame((700.0, -9.0, 800.0, -1.0), 640, 480) == (640.0, 0.0, 640.0, 0.0)
