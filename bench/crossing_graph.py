@@ -134,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hand-free", type=int, default=200,
                         help="noise + hand-free frames played after the clips (at least 2: the warm-up and the gaps "
                              "between clips play noise frames)")
-    parser.add_argument("--scenes", type=Path, default=ROOT / "data" / "scenes_heldout",
-                        help="scene set whose hand-free frames are played")
+    parser.add_argument("--scenes", type=Path, default=ROOT / "data" / "scenes_heldout_full",
+                        help="scene set whose hand-free frames are played (tools/make_detector.sh makes the default)")
     parser.add_argument("--cache", type=Path, default=ROOT / "out" / "crossing_clips")
     parser.add_argument("--checkpoint", default=None, help="model checkpoint (default: the params file's)")
     parser.add_argument("--detector", default=None, help="hand detector (default: the params file's)")
