@@ -199,12 +199,15 @@ def average_checkpoints(paths: Sequence[str | os.PathLike]) -> Checkpoint:
                       averaged_from=[str(path) for path in paths])
 
 
+POSE_GEOMETRY_FIELDS = ("image_size", "heatmap_size", "depth_bins", "depth_dim")
+"""Model-config fields a pose net's volume decoding depends on: a pose net moved into another model must
+share them."""
 ROOT_HEAD_PREFIX = "root_head."
 """State-dict prefix of the pose net's root-depth head."""
 
 
 def with_root_head(gsdf: Checkpoint, pose: Checkpoint, pose_path: str) -> Checkpoint:
-    """``gsdf`` (an sdf-stage checkpoint, without optimiser state) with the root-depth head of ``pose`` (a
+    """``gsdf`` (an sdf-stage checkpoint; the result holds no optimiser state) with the root-depth head of ``pose`` (a
     pose-stage checkpoint) in its frozen pose net. Every other pose-net tensor of the two must be equal (a
     root head retrained with the rest frozen, ``train_only``): the shape net trained on the very joints the
     pose net still gives, and the root head is not read in the sdf stage, which places the hand at the true
@@ -212,7 +215,7 @@ def with_root_head(gsdf: Checkpoint, pose: Checkpoint, pose_path: str) -> Checkp
     if gsdf.stage != "sdf" or pose.stage != "pose":
         raise CheckpointError(Path(pose_path), "needs an sdf-stage model and a pose-stage checkpoint")
     ours, theirs = gsdf.config, pose.config
-    if any(getattr(ours, n) != getattr(theirs, n) for n in ("image_size", "heatmap_size", "depth_bins", "depth_dim")):
+    if any(getattr(ours, n) != getattr(theirs, n) for n in POSE_GEOMETRY_FIELDS):
         raise CheckpointError(Path(pose_path), "its volume geometry differs from the model's")
     rest = dict(theirs.pose.__dict__)
     rest.pop("root_depth")

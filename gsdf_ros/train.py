@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSamp
 
 from gsdf_ros.checkpoint import (
     MODEL_KIND,
+    POSE_GEOMETRY_FIELDS,
     TRAINING_STAGES,
     Checkpoint,
     CheckpointError,
@@ -294,16 +295,13 @@ def load_matching(model: nn.Module, state: dict[str, torch.Tensor]) -> tuple[int
     return len(matching), len(state) - len(matching)
 
 
-_POSE_FIELDS = ("image_size", "heatmap_size", "depth_bins", "depth_dim")
-
-
 def attach_pose_net(model: nn.Module, path: str, mcfg: GSDFConfig) -> None:
     """Load a pose net into ``model.pose_net``: a pose-stage checkpoint, or the frozen pose net of an
     sdf-stage one (e.g. a shipped gSDF model); its geometry must match ``mcfg``."""
     loaded, checkpoint = load_checkpoint_model(path, "cpu")
     pose = loaded if checkpoint.stage == "pose" else loaded.pose_net
     pcfg = checkpoint.config
-    differ = [n for n in _POSE_FIELDS if getattr(pcfg, n) != getattr(mcfg, n)]
+    differ = [n for n in POSE_GEOMETRY_FIELDS if getattr(pcfg, n) != getattr(mcfg, n)]
     if pcfg.pose != mcfg.pose:
         differ.append("pose")
     if differ:

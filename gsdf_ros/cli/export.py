@@ -27,18 +27,14 @@ def main(argv: list[str] | None = None) -> int:
                              "the rest of the same pose net frozen (train_only: [root_head])")
     args = parser.parse_args(argv)
     try:
+        from gsdf_ros.detect.train import export_detector, is_detector_checkpoint
+
         if args.root_head is not None:
             if len(args.checkpoint) > 1:
                 raise ValueError("--root-head takes one gSDF checkpoint")
-            checkpoint = load_checkpoint(args.checkpoint[0])
-            checkpoint.optimizer_state = checkpoint.scheduler_state = checkpoint.scaler_state = None
-            merged = with_root_head(checkpoint, load_checkpoint(args.root_head), args.root_head)
-            path = save_checkpoint(args.out, merged)
-            print(f"gsdf-export: wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
-            return 0
-        from gsdf_ros.detect.train import export_detector, is_detector_checkpoint
-
-        if len(args.checkpoint) > 1:
+            model, head = load_checkpoint(args.checkpoint[0]), load_checkpoint(args.root_head)
+            path = save_checkpoint(args.out, with_root_head(model, head, args.root_head))
+        elif len(args.checkpoint) > 1:
             if any(is_detector_checkpoint(path) for path in args.checkpoint):
                 raise ValueError("averaging takes gSDF checkpoints, not hand detectors")
             path = save_checkpoint(args.out, average_checkpoints(args.checkpoint))
