@@ -75,7 +75,9 @@ class TrainConfig:
     augmentation: dict[str, Any] = field(default_factory=dict)
     """Further :class:`~gsdf_ros.data.AugmentConfig` fields, e.g. ``{box_scale: [0.8, 1.25], wide_prob: 0.2}``."""
     pose_checkpoint: str | None = None
-    """Stage ``sdf``: the trained pose net to freeze (None leaves it untrained, for tests only)."""
+    """Stage ``sdf``: the trained pose net to freeze (None leaves it untrained, for tests only, or as
+    ``init_checkpoint`` holds it). It replaces the pose net inside ``init_checkpoint``, so a shape net can
+    be fine-tuned on a newer pose net."""
     init_checkpoint: str | None = None
     """Optional weights to start from (e.g. a single-frame gSDF for the video model); matching keys only.
     Stage ``pose`` may start from a gSDF checkpoint's frozen pose net (e.g. the shipped model)."""
@@ -312,15 +314,16 @@ def attach_pose_net(model: nn.Module, path: str, mcfg: GSDFConfig) -> None:
 def build_stage_model(cfg: TrainConfig, mcfg: GSDFConfig) -> nn.Module:
     """PoseNet for stage ``pose``; GSDFNet with its frozen pose net for stage ``sdf``."""
     model = build_model(mcfg, MODEL_KIND[cfg.stage])
-    if cfg.stage == "sdf":
-        if cfg.pose_checkpoint:
-            attach_pose_net(model, cfg.pose_checkpoint, mcfg)
-        else:
-            log.warning("no pose_checkpoint: the frozen pose net keeps its random initial weights")
     if cfg.init_checkpoint:
         fresh = init_from_checkpoint(model, cfg.init_checkpoint, cfg.stage)
         if cfg.init_identity_blocks:
             log.info("%d new residual blocks start as identities", len(identity_blocks(model, fresh)))
+    if cfg.stage == "sdf":
+        # after init_checkpoint: the named pose net wins over the one inside the weights started from
+        if cfg.pose_checkpoint:
+            attach_pose_net(model, cfg.pose_checkpoint, mcfg)
+        elif not cfg.init_checkpoint:
+            log.warning("no pose_checkpoint: the frozen pose net keeps its random initial weights")
     if cfg.train_only:
         log.info("training %d parameter tensors under %s; the rest is frozen",
                  len(freeze_except(model, cfg.train_only)), ", ".join(cfg.train_only))

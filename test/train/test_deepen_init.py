@@ -105,3 +105,25 @@ def test_other_stages_are_still_refused(shallow, tmp_path):
     save_checkpoint(path, Checkpoint(model_config=mcfg.to_dict(), stage="pose", model_state=net.state_dict()))
     with pytest.raises(CheckpointError, match="stage"):
         init_from_checkpoint(build_model(mcfg, "gsdf"), str(path), "sdf")
+
+
+def test_pose_checkpoint_replaces_the_pose_net_of_init_checkpoint(shallow, tmp_path):
+    """Fine-tuning a shape net on a newer pose net: the shape net comes from ``init_checkpoint``, the
+    frozen pose net from ``pose_checkpoint``, whichever order they load in."""
+    newer, pose_path, mcfg = shallow
+    gsdf = build_model(mcfg, "gsdf")
+    _randomise_batchnorm(gsdf, 2)
+    init_path = tmp_path / "gsdf.pt"
+    save_checkpoint(init_path, Checkpoint(model_config=mcfg.to_dict(), stage="sdf", model_state=gsdf.state_dict()))
+    cfg = TrainConfig(stage="sdf", model="tiny", model_overrides=_overrides([1, 1, 1, 1]), device="cpu",
+                      init_checkpoint=str(init_path), pose_checkpoint=str(pose_path))
+    built = build_stage_model(cfg, model_config(cfg)).state_dict()
+    old, new = gsdf.state_dict(), newer.state_dict()
+    pose_names = [k for k in built if k.startswith("pose_net.")]
+    shape_names = [k for k in built if not k.startswith("pose_net.")]
+    assert pose_names and shape_names
+    assert any(not torch.equal(old[k], new[k[len("pose_net."):]]) for k in pose_names), "the two pose nets differ"
+    for name in pose_names:
+        assert torch.equal(built[name], new[name[len("pose_net."):]]), name
+    for name in shape_names:
+        assert torch.equal(built[name], old[name]), name
