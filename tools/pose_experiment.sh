@@ -13,6 +13,8 @@
 #      epochs on 200 of them and the 400 held-out images
 #   fresh: the shipped pose net fine-tuned as a whole on those 4,900 images (configs/tiny_pose_fresh.yaml);
 #      fresh_curve scores its epochs as root_curve does
+#   fresh2: that net fine-tuned again, with the same schedule, on 4,900 images of another new seed (103)
+#      (configs/tiny_pose_fresh2.yaml), the shipped pose net; fresh2_curve scores its epochs as root_curve does
 #   deep, deep_depth: the deeper pose net trained from scratch (configs/tiny_pose_deep.yaml) and its depth
 #      fine-tuning (configs/tiny_pose_deep_depth.yaml), an experiment; deep_curve scores their epochs as curve does
 #   4. held-out E_h against training-set size: the same schedule in steps on the first N training images
@@ -52,6 +54,11 @@ second_data() {
   [ -f data/synth_pose_102/train.json ] || gsdf-synth --out data/synth_pose_102 --num 1250 --views 4 \
     --pose-only --seed 102 --val-frac 0.02 --test-frac 0.0 --image-format jpg --workers "$WORKERS" --quiet
 }
+# third_data: 4,900 pose-only training images of a third seed (103) no pose net trained on before
+third_data() {
+  [ -f data/synth_pose_103/train.json ] || gsdf-synth --out data/synth_pose_103 --num 1250 --views 4 \
+    --pose-only --seed 103 --val-frac 0.02 --test-frac 0.0 --image-format jpg --workers "$WORKERS" --quiet
+}
 # curve NAME: every epoch checkpoint of runs/NAME on 200 training and 400 held-out images -> runs/NAME_curve
 curve() {
   gsdf-eval-pose --checkpoint "runs/$1"/epoch_*.pt --data "${TRAIN_DATA:-data/synth_pose}" --split train --limit 200 \
@@ -84,6 +91,10 @@ for step in $steps; do
       second_data
       train_run tiny_pose_fresh ;;
     fresh_curve) TRAIN_DATA=data/synth_pose_102 curve tiny_pose_fresh ;;
+    fresh2)
+      third_data
+      train_run tiny_pose_fresh2 ;;
+    fresh2_curve) TRAIN_DATA=data/synth_pose_103 curve tiny_pose_fresh2 ;;
     deep) train_run tiny_pose_deep ;;
     deep_depth) train_run tiny_pose_deep_depth ;;
     deep_curve)
@@ -101,6 +112,6 @@ for step in $steps; do
         gsdf-eval-pose --checkpoint "runs/tiny_pose_n$n/last.pt" --data data/synth_pose --split train --limit 200 \
           --out "runs/tiny_pose_n$n/train"
       done ;;
-    *) echo "unknown step $step (data, train, depth, curve, grow, grow_curve, deep, deep_depth, deep_curve, sizes)" >&2; exit 2 ;;
+    *) echo "unknown step $step (data, train, depth, curve, grow, grow_curve, root, root_curve, fresh, fresh_curve, fresh2, fresh2_curve, deep, deep_depth, deep_curve, sizes)" >&2; exit 2 ;;
   esac
 done
