@@ -27,7 +27,9 @@ SDF_SYNTH = "gsdf-synth --out data/synth --num 1300 --seed 1 --workers 2 --val-f
 SDF_HELDOUT = "gsdf-synth --out data/synth_heldout --num 240 --seed 7 --workers 2 --val-frac 0.0 --test-frac 1.0"
 POSE_SYNTH_MORE = ("gsdf-synth --out data/synth_pose_102 --num 1250 --views 4 --pose-only --seed 102 --val-frac 0.02 "
                    "--test-frac 0.0 --image-format jpg --workers 2")
-POSE_RUNS = ("tiny_pose", "tiny_pose_depth", "tiny_pose_grow", "tiny_pose_fresh")
+POSE_SYNTH_THIRD = ("gsdf-synth --out data/synth_pose_103 --num 1250 --views 4 --pose-only --seed 103 --val-frac 0.02 "
+                    "--test-frac 0.0 --image-format jpg --workers 2")
+POSE_RUNS = ("tiny_pose", "tiny_pose_depth", "tiny_pose_grow", "tiny_pose_fresh", "tiny_pose_fresh2")
 """The pose net's training runs in order (each ``configs/NAME.yaml``, writing ``runs/NAME``); the last one
 present is the shipped pose net."""
 POSE_RUN_TITLES = {
@@ -35,6 +37,7 @@ POSE_RUN_TITLES = {
     "tiny_pose_depth": "its fine-tuning for the wrist's depth",
     "tiny_pose_grow": "grown to two residual blocks per stage and fine-tuned",
     "tiny_pose_fresh": "fine-tuned on 4,900 images of another seed",
+    "tiny_pose_fresh2": "fine-tuned again on 4,900 images of a third seed",
 }
 RECORD = "models/gsdf_tiny_synthho.md"
 POSE_SECTION, MODEL_SECTION = "## The pose net on its held-out set", "## The whole model on its held-out set"
@@ -43,6 +46,14 @@ POSE_SECTION, MODEL_SECTION = "## The pose net on its held-out set", "## The who
 def seconds(runs: Path, name: str) -> str:
     path = runs / f"{name}.seconds"
     return f"{int(path.read_text()) / 60:.1f} min" if path.is_file() else "not recorded"
+
+
+def before_run(command: str) -> str:
+    """The run folder's name of an earlier shape-net training 'CONFIG KEY=VALUE ...' (its out_dir override,
+    else the config's name)."""
+    words = command.split()
+    out = [w.split("=", 1)[1] for w in words[1:] if w.startswith("out_dir=")]
+    return Path(out[-1]).name if out else Path(words[0]).stem
 
 
 def learning_curve(folder: Path) -> list[dict]:
@@ -98,6 +109,9 @@ def main() -> int:
     parser.add_argument("--sdf-config", default="configs/tiny_sdf.yaml", help="the shape net's training config")
     parser.add_argument("--sdf-override", action="append", default=[], metavar="KEY=VALUE",
                         help="an override the shape net's training command passed (repeatable)")
+    parser.add_argument("--sdf-before", action="append", default=[], metavar="'CONFIG KEY=VALUE ...'",
+                        help="an earlier shape-net training the shipped one started from: its config and overrides, "
+                        "in training order (repeatable)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     ckpt = load_checkpoint(args.checkpoint)
@@ -117,19 +131,22 @@ def main() -> int:
         "The default model of the package: the `tiny` gSDF configuration trained on SynthHO with the",
         "package's own commands (`tools/make_default_model.sh`), on 2 CPU cores, in two stages: the pose",
         "net on pose-only samples (hand-centred crops with jitter), fine-tuned for the wrist's depth, grown",
-        "to two residual blocks per stage and fine-tuned again, fine-tuned once more on images of a seed it",
-        "had not seen, then the shape net on samples with SDF files with the pose net frozen.",
+        "to two residual blocks per stage and fine-tuned again, fine-tuned twice more on images of seeds it",
+        "had not seen, then the shape net on samples with SDF files with the pose net frozen (trained on the",
+        "pose net before its last fine-tuning, then fine-tuned briefly on the shipped one).",
         "",
         "| field | value |",
         "|---|---|",
         f"| package version | {ckpt.version} (gsdf_ros {gsdf_ros.__version__}) |",
         f"| git commit of the training code | `{ckpt.git_commit}` |",
-        f"| pose-net data | `data/synth_pose`: `{POSE_SYNTH}`; then `data/synth_pose_102`: `{POSE_SYNTH_MORE}` |",
+        f"| pose-net data | `data/synth_pose`: `{POSE_SYNTH}`; then `data/synth_pose_102`: `{POSE_SYNTH_MORE}`; then "
+        f"`data/synth_pose_103`: `{POSE_SYNTH_THIRD}` |",
         f"| shape-net data | `data/synth`: `{SDF_SYNTH}` |",
         f"| data fingerprint (shape net's train split) | `{ckpt.data_fingerprint}` |",
         f"| seed | {ckpt.seed} |",
         f"| epochs / steps (shape net) | {ckpt.epoch} / {ckpt.step} |",
         "| training time | " + ", ".join(f"{POSE_RUN_TITLES[name]} {seconds(args.runs, name)}" for name in POSE_RUNS)
+        + "".join(f", shape net `{b.split()[0]}` {seconds(args.runs, before_run(b))}" for b in args.sdf_before)
         + f", shape net {seconds(args.runs, sdf_run.name)} |",
         f"| held-out sets (seed 7, never trained on) | pose: `{POSE_HELDOUT}` "
         f"({pose['summary']['paper']['E_h']['n']} scored); whole model: `{SDF_HELDOUT}` ({held_out} scored) |",
@@ -143,8 +160,10 @@ def main() -> int:
         "```bash",
         POSE_SYNTH,
         POSE_SYNTH_MORE,
+        POSE_SYNTH_THIRD,
         *(f"gsdf-train --config configs/{name}.yaml" for name in POSE_RUNS),
         SDF_SYNTH,
+        *(f"gsdf-train --config {b}" for b in args.sdf_before),
         f"gsdf-train --config {args.sdf_config}" + "".join(f" {o}" for o in args.sdf_override),
         f"gsdf-export {sdf_run}/last.pt {args.checkpoint}",
         "```",
