@@ -54,10 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verify-with", metavar="MODEL", default=None,
                         help="also time detection verified by this gSDF model's pose net")
     parser.add_argument("--proposals", type=int, default=DEFAULT_PROPOSALS, help="candidates verified per frame")
+    parser.add_argument("--unfolded", action="store_true",
+                        help="keep the batch norms apart (the node folds them into the convolutions)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    model, _ = load_detector(args.checkpoint)
+    model, _ = load_detector(args.checkpoint, inference=not args.unfolded)
     model.eval()
     verified = None
     if args.verify_with:
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         if verified is not None:
             verified_rows[name] = summary(time_frames(verified, size, args.repeats))
     report = {"checkpoint": args.checkpoint, "threads": args.threads, "canvas": list(model.cfg.canvas),
-              "repeats": args.repeats, "per_frame": rows}
+              "repeats": args.repeats, "folded": not args.unfolded, "per_frame": rows}
     if verified is not None:
         report["verified"] = {"model": args.verify_with, "proposals": args.proposals, "per_frame": verified_rows}
     print(json.dumps(report, indent=1))

@@ -105,7 +105,7 @@ def load_detect_fn(spec: str, default_path: Path, look: PoseLook | None = None, 
         raise FileNotFoundError(f"hand detector checkpoint not found: {path}")
     from gsdf_ros.detect.train import load_detector, model_detect_fn
 
-    model, _ = load_detector(path, "cpu")
+    model, _ = load_detector(path, "cpu", inference=True)
     return model_detect_fn(model, look, proposals)
 
 

@@ -60,7 +60,7 @@ def eval_main(argv: list[str] | None = None) -> int:
     try:
         if args.proposals < 1:
             raise ValueError(f"--proposals must be >= 1, got {args.proposals}")
-        model, _ = load_detector(args.checkpoint)
+        model, _ = load_detector(args.checkpoint, inference=True)  # as the inference node runs it
         detect_fn = model_detect_fn(model)
         threshold = RAW_THRESHOLD if args.threshold is None else args.threshold
         if args.verify_with:
