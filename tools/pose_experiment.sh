@@ -49,15 +49,11 @@ if len(ids) < n:
 Path(f"data/synth_pose/splits/train_{n}.json").write_text(json.dumps(ids[:n]))
 PY
 }
-# second_data: 4,900 more pose-only training images, from a seed (102) the default pose net never trained on
-second_data() {
-  [ -f data/synth_pose_102/train.json ] || gsdf-synth --out data/synth_pose_102 --num 1250 --views 4 \
-    --pose-only --seed 102 --val-frac 0.02 --test-frac 0.0 --image-format jpg --workers "$WORKERS" --quiet
-}
-# third_data: 4,900 pose-only training images of a third seed (103) no pose net trained on before
-third_data() {
-  [ -f data/synth_pose_103/train.json ] || gsdf-synth --out data/synth_pose_103 --num 1250 --views 4 \
-    --pose-only --seed 103 --val-frac 0.02 --test-frac 0.0 --image-format jpg --workers "$WORKERS" --quiet
+# seed_data SEED: 4,900 pose-only training images of a seed the pose net had not trained on -> data/synth_pose_SEED
+# (102 for root and fresh, 103 for fresh2)
+seed_data() {
+  [ -f "data/synth_pose_$1/train.json" ] || gsdf-synth --out "data/synth_pose_$1" --num 1250 --views 4 \
+    --pose-only --seed "$1" --val-frac 0.02 --test-frac 0.0 --image-format jpg --workers "$WORKERS" --quiet
 }
 # curve NAME: every epoch checkpoint of runs/NAME on 200 training and 400 held-out images -> runs/NAME_curve
 curve() {
@@ -84,15 +80,15 @@ for step in $steps; do
       train_run tiny_pose_grow subset=train_4900 ;;
     grow_curve) curve tiny_pose_grow ;;
     root)
-      second_data
+      seed_data 102
       train_run tiny_pose_root ;;
     root_curve) TRAIN_DATA=data/synth_pose_102 curve tiny_pose_root ;;
     fresh)
-      second_data
+      seed_data 102
       train_run tiny_pose_fresh ;;
     fresh_curve) TRAIN_DATA=data/synth_pose_102 curve tiny_pose_fresh ;;
     fresh2)
-      third_data
+      seed_data 103
       train_run tiny_pose_fresh2 ;;
     fresh2_curve) TRAIN_DATA=data/synth_pose_103 curve tiny_pose_fresh2 ;;
     deep) train_run tiny_pose_deep ;;

@@ -25,10 +25,17 @@ POSE_HELDOUT = ("gsdf-synth --out data/synth_pose_heldout --num 400 --pose-only 
                 "--test-frac 1.0 --image-format jpg --workers 2")
 SDF_SYNTH = "gsdf-synth --out data/synth --num 1300 --seed 1 --workers 2 --val-frac 0.09 --test-frac 0.0"
 SDF_HELDOUT = "gsdf-synth --out data/synth_heldout --num 240 --seed 7 --workers 2 --val-frac 0.0 --test-frac 1.0"
-POSE_SYNTH_MORE = ("gsdf-synth --out data/synth_pose_102 --num 1250 --views 4 --pose-only --seed 102 --val-frac 0.02 "
-                   "--test-frac 0.0 --image-format jpg --workers 2")
-POSE_SYNTH_THIRD = ("gsdf-synth --out data/synth_pose_103 --num 1250 --views 4 --pose-only --seed 103 --val-frac 0.02 "
-                    "--test-frac 0.0 --image-format jpg --workers 2")
+FINE_TUNING_SEEDS = (102, 103)
+"""Seeds of the pose-only images the pose net was fine-tuned on after its first training (``tiny_pose_fresh``,
+``tiny_pose_fresh2``)."""
+
+
+def pose_synth_seed(seed: int) -> str:
+    """The command that makes ``data/synth_pose_SEED`` (``tools/pose_experiment.sh``'s ``seed_data``)."""
+    return (f"gsdf-synth --out data/synth_pose_{seed} --num 1250 --views 4 --pose-only --seed {seed} --val-frac 0.02 "
+            "--test-frac 0.0 --image-format jpg --workers 2")
+
+
 POSE_RUNS = ("tiny_pose", "tiny_pose_depth", "tiny_pose_grow", "tiny_pose_fresh", "tiny_pose_fresh2")
 """The pose net's training runs in order (each ``configs/NAME.yaml``, writing ``runs/NAME``); the last one
 present is the shipped pose net."""
@@ -139,8 +146,8 @@ def main() -> int:
         "|---|---|",
         f"| package version | {ckpt.version} (gsdf_ros {gsdf_ros.__version__}) |",
         f"| git commit of the training code | `{ckpt.git_commit}` |",
-        f"| pose-net data | `data/synth_pose`: `{POSE_SYNTH}`; then `data/synth_pose_102`: `{POSE_SYNTH_MORE}`; then "
-        f"`data/synth_pose_103`: `{POSE_SYNTH_THIRD}` |",
+        f"| pose-net data | `data/synth_pose`: `{POSE_SYNTH}`"
+        + "".join(f"; then `data/synth_pose_{seed}`: `{pose_synth_seed(seed)}`" for seed in FINE_TUNING_SEEDS) + " |",
         f"| shape-net data | `data/synth`: `{SDF_SYNTH}` |",
         f"| data fingerprint (shape net's train split) | `{ckpt.data_fingerprint}` |",
         f"| seed | {ckpt.seed} |",
@@ -159,8 +166,7 @@ def main() -> int:
         "",
         "```bash",
         POSE_SYNTH,
-        POSE_SYNTH_MORE,
-        POSE_SYNTH_THIRD,
+        *(pose_synth_seed(seed) for seed in FINE_TUNING_SEEDS),
         *(f"gsdf-train --config configs/{name}.yaml" for name in POSE_RUNS),
         SDF_SYNTH,
         *(f"gsdf-train --config {b}" for b in args.sdf_before),
