@@ -15,6 +15,9 @@
 #      fresh_curve scores its epochs as root_curve does
 #   fresh2: that net fine-tuned again, with the same schedule, on 4,900 images of another new seed (103)
 #      (configs/tiny_pose_fresh2.yaml), the shipped pose net; fresh2_curve scores its epochs as root_curve does
+#   fresh3: the shipped pose net fine-tuned once more, on 5,000 images of a fourth seed (104) with distractors
+#      behind the hand and low-resolution crops (configs/tiny_pose_fresh3.yaml), for the hand detector's looks;
+#      fresh3_curve scores its epochs as root_curve does
 #   deep, deep_depth: the deeper pose net trained from scratch (configs/tiny_pose_deep.yaml) and its depth
 #      fine-tuning (configs/tiny_pose_deep_depth.yaml), an experiment; deep_curve scores their epochs as curve does
 #   4. held-out E_h against training-set size: the same schedule in steps on the first N training images
@@ -49,11 +52,13 @@ if len(ids) < n:
 Path(f"data/synth_pose/splits/train_{n}.json").write_text(json.dumps(ids[:n]))
 PY
 }
-# seed_data SEED: 4,900 pose-only training images of a seed the pose net had not trained on -> data/synth_pose_SEED
-# (102 for root and fresh, 103 for fresh2)
+# seed_data SEED [GSDF-SYNTH OPTION ...]: 4,900 pose-only training images of a seed the pose net had not trained
+# on -> data/synth_pose_SEED (102 for root and fresh, 103 for fresh2, 104 with distractors for fresh3)
 seed_data() {
-  [ -f "data/synth_pose_$1/train.json" ] || gsdf-synth --out "data/synth_pose_$1" --num 1250 --views 4 \
-    --pose-only --seed "$1" --val-frac 0.02 --test-frac 0.0 --image-format jpg --workers "$WORKERS" --quiet
+  local seed=$1
+  shift
+  [ -f "data/synth_pose_$seed/train.json" ] || gsdf-synth --out "data/synth_pose_$seed" --num 1250 --views 4 \
+    --pose-only --seed "$seed" --val-frac 0.02 --test-frac 0.0 --image-format jpg --workers "$WORKERS" --quiet "$@"
 }
 # curve NAME: every epoch checkpoint of runs/NAME on 200 training and 400 held-out images -> runs/NAME_curve
 curve() {
@@ -91,6 +96,10 @@ for step in $steps; do
       seed_data 103
       train_run tiny_pose_fresh2 ;;
     fresh2_curve) TRAIN_DATA=data/synth_pose_103 curve tiny_pose_fresh2 ;;
+    fresh3)
+      seed_data 104 --distractors 0 3
+      train_run tiny_pose_fresh3 ;;
+    fresh3_curve) TRAIN_DATA=data/synth_pose_104 curve tiny_pose_fresh3 ;;
     deep) train_run tiny_pose_deep ;;
     deep_depth) train_run tiny_pose_deep_depth ;;
     deep_curve)
@@ -108,6 +117,6 @@ for step in $steps; do
         gsdf-eval-pose --checkpoint "runs/tiny_pose_n$n/last.pt" --data data/synth_pose --split train --limit 200 \
           --out "runs/tiny_pose_n$n/train"
       done ;;
-    *) echo "unknown step $step (data, train, depth, curve, grow, grow_curve, root, root_curve, fresh, fresh_curve, fresh2, fresh2_curve, deep, deep_depth, deep_curve, sizes)" >&2; exit 2 ;;
+    *) echo "unknown step $step (data, train, depth, curve, grow, grow_curve, root, root_curve, fresh, fresh_curve, fresh2, fresh2_curve, fresh3, fresh3_curve, deep, deep_depth, deep_curve, sizes)" >&2; exit 2 ;;
   esac
 done

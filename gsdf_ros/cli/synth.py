@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--views", type=int, default=1,
                    help="samples per planned grasp (single samples only), each with its own camera, instant and look;"
                         " --num then counts grasps")
+    p.add_argument("--distractors", type=int, nargs=2, metavar=("MIN", "MAX"), default=None,
+                   help="distractors (skin blobs, bare arms, lone objects) behind the hand, MIN..MAX per clip, view or "
+                        "scene (default: 0 0 for samples and clips, 0 3 for --scenes)")
     p.add_argument("--contact-sheet", type=Path, default=None,
                    help=f"also write a PNG of the first {SHEET_SIZE} samples")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -58,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = SynthConfig(size=args.size, clip_len=args.clip_len, blur=args.blur, occluders=args.occluders,
                              val_frac=args.val_frac, test_frac=args.test_frac, sdf_surface=args.sdf_points,
                              sdf_uniform=args.sdf_points // 4, image_format=args.image_format,
-                             pose_only=args.pose_only, views=args.views)
+                             pose_only=args.pose_only, views=args.views, **_distractors(args))
     except ValueError as exc:
         print(f"gsdf-synth: {exc}", file=sys.stderr)
         return 2
@@ -77,11 +80,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _distractors(args: argparse.Namespace) -> dict[str, tuple[int, int]]:
+    """The --distractors range as a config keyword, or nothing (the config's default)."""
+    return {} if args.distractors is None else {"distractors": tuple(args.distractors)}
+
+
 def _scenes(args: argparse.Namespace) -> int:
     from gsdf_ros.synth.scenes import SceneConfig, write_scenes
 
     try:
-        config = SceneConfig(long_side=args.size, val_frac=args.val_frac, test_frac=args.test_frac)
+        config = SceneConfig(long_side=args.size, val_frac=args.val_frac, test_frac=args.test_frac,
+                             **_distractors(args))
     except ValueError as exc:
         print(f"gsdf-synth: {exc}", file=sys.stderr)
         return 2

@@ -34,7 +34,15 @@ import torch
 import trimesh
 from torch.utils.data import Dataset
 
-from gsdf_ros.data.augment import AugmentConfig, AugmentParams, apply_blur, apply_colour, rotate_crop, sample_augment
+from gsdf_ros.data.augment import (
+    AugmentConfig,
+    AugmentParams,
+    apply_blur,
+    apply_colour,
+    apply_lowres,
+    rotate_crop,
+    sample_augment,
+)
 from gsdf_ros.data.layout import (
     Annotation,
     LayoutError,
@@ -236,7 +244,8 @@ class FrameDataset(Dataset):
     def pixels(self, image: np.ndarray, crop: VirtualCrop, params: AugmentParams) -> np.ndarray:
         """The network input (3, S, S) of one crop of a source image under the augmentation."""
         pixels = warp_crop(image, crop, interpolation=cv2.INTER_LINEAR)
-        return normalise_image(apply_colour(apply_blur(pixels, params.blur_sigma_px), params.colour_gains))
+        pixels = apply_blur(apply_lowres(pixels, params.lowres_px), params.blur_sigma_px)
+        return normalise_image(apply_colour(pixels, params.colour_gains))
 
     def pose_inputs(self, image: np.ndarray, ann: Annotation, crop: VirtualCrop, params: AugmentParams) -> dict:
         """The pose net's tight hand crop of a sample: its image, K and the rotation pose crop -> ``crop``."""

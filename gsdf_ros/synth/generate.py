@@ -53,12 +53,14 @@ from gsdf_ros.synth.clips import (
 )
 from gsdf_ros.synth.grasp import Grasp, GraspConfig, plan_hand_grasp
 from gsdf_ros.synth.hand_shape import HandShape
-from gsdf_ros.synth.objects import SynthObject, sample_object, sample_occluder
+from gsdf_ros.synth.objects import SynthObject, make_pose, random_rotation, sample_object, sample_occluder
 from gsdf_ros.synth.render import LABEL_OCCLUDER, RenderResult, hand_item, object_item, render, render_motion_blur
 from gsdf_ros.synth.sdf_samples import make_sdf_samples
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 T = TypeVar("T")
+DISTRACTOR_GAP = 0.05
+"""Metres between the hand's farthest joint and the nearest distractor."""
 DEPTH_UNIT = 1e-4
 """Metres per unit of the uint16 depth PNGs (0.1 mm, up to 6.5 m)."""
 
@@ -90,6 +92,9 @@ class SynthConfig:
     """Samples per planned grasp (single-frame data only): each its own camera, instant and look."""
     view_tau: tuple[float, float] = (0.4, 1.0)
     """Range of the motion instant τ of the extra views (1 = the grasp; lower = approaching, opening)."""
+    distractors: tuple[int, int] = (0, 0)
+    """Fewest and most distractors per clip or view (uniform): skin blobs, bare arms and lone objects
+    anywhere in view behind the hand, as in the detector's scenes."""
     grasp: GraspConfig = field(default_factory=GraspConfig)
     clip: ClipConfig = field(default_factory=ClipConfig)
 
@@ -108,6 +113,8 @@ class SynthConfig:
             raise ValueError(f"views must be >= 1, and 1 for clips, got {self.views} with clip_len {self.clip_len}")
         if not 0.0 <= self.view_tau[0] <= self.view_tau[1] <= 1.0:
             raise ValueError(f"view_tau must be an increasing range in [0, 1], got {self.view_tau}")
+        if not 0 <= self.distractors[0] <= self.distractors[1]:
+            raise ValueError(f"distractors must be an increasing range of counts, got {self.distractors}")
         if self.hand_voxel <= 0 or self.object_voxel <= 0 or self.sdf_surface < 1 or self.sdf_uniform < 0:
             raise ValueError("voxels must be > 0, sdf_surface >= 1 and sdf_uniform >= 0")
 
@@ -130,6 +137,22 @@ class SynthFrame:
 
 def clip_rng(seed: int, clip: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), int(clip)])
+
+
+def sample_distractor(rng: np.random.Generator, camera: Intrinsics, min_depth: float) -> SynthObject:
+    """A skin blob, a skin capsule (an arm without a hand) or an object, somewhere in view at least
+    ``min_depth`` metres from the camera."""
+    kind = rng.integers(3)
+    depth = rng.uniform(min_depth, max(min_depth + 0.1, 2.0))
+    uv = np.array([[rng.uniform(0, camera.width), rng.uniform(0, camera.height)]])
+    position = camera.unproject(uv, depth)[0]
+    if kind == 0:
+        obj = sample_object(rng, "blob", position)
+        return SynthObject(obj.family, obj.params, obj.pose, sample_skin(rng))
+    if kind == 1:
+        params = {"radius": float(rng.uniform(0.025, 0.045)), "half_length": float(rng.uniform(0.08, 0.2))}
+        return SynthObject("capsule", params, make_pose(random_rotation(rng), position), sample_skin(rng))
+    return sample_object(rng, position=position)
 
 
 def split_of(seed: int, clip: int, val_frac: float, test_frac: float) -> str:
@@ -269,6 +292,17 @@ def _occluders(rng: np.random.Generator, plan: ClipPlan, camera_pose: np.ndarray
     return []
 
 
+def _distractors(rng: np.random.Generator, plan: ClipPlan, camera_pose: np.ndarray, camera: Intrinsics,
+                 taus: Sequence[float], config: SynthConfig) -> list:
+    """``config.distractors`` distractors behind the hand's farthest joint over the instants ``taus``;
+    none (and no random draw) when the range is (0, 0)."""
+    if config.distractors[1] == 0:
+        return []
+    far = max(float(state_grasp(plan, plan.state(t).placed(camera_pose)).joints[:, 2].max()) for t in taus)
+    count = int(rng.integers(config.distractors[0], config.distractors[1] + 1))
+    return [sample_distractor(rng, camera, far + DISTRACTOR_GAP) for _ in range(count)]
+
+
 def _extra_view(rng: np.random.Generator, plan: ClipPlan, config: SynthConfig) -> tuple:
     """Another look at the same grasp plan: new intrinsics, instant, camera pose and appearance."""
     camera = sample_intrinsics(rng, config.size, config.focal, config.principal_jitter)
@@ -293,6 +327,7 @@ def generate_clip(clip: int, seed: int, config: SynthConfig,
     plan, camera_pose = _plan(rng, camera, config)
     appearance = sample_appearance(rng, camera)
     occluders = _occluders(rng, plan, camera_pose, config)
+    occluders += _distractors(rng, plan, camera_pose, camera, frame_times(config.clip_len), config)
     split = split_of(seed, clip, config.val_frac, config.test_frac)
     frames = []
     for frame, tau in enumerate(frame_times(config.clip_len)):
@@ -305,6 +340,7 @@ def generate_clip(clip: int, seed: int, config: SynthConfig,
         camera, tau, camera_pose = _extra_view(rng, plan, config)
         appearance = sample_appearance(rng, camera)
         occluders = _occluders(rng, plan, camera_pose, config)
+        occluders += _distractors(rng, plan, camera_pose, camera, [tau], config)
         sample_id = clip * config.views + view
         done = stored(sample_id)
         record, result = frame_record(plan, camera_pose, tau, camera, appearance, occluders, config, rng,

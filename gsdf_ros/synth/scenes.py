@@ -31,9 +31,9 @@ from gsdf_ros.geometry.camera import Intrinsics
 from gsdf_ros.hand.skeleton import sample_template
 from gsdf_ros.synth.appearance import random_background, sample_lighting, sample_skin
 from gsdf_ros.synth.clips import ClipConfig, ClipPlan, plan_clip, state_grasp
-from gsdf_ros.synth.generate import map_ordered, split_of, write_atomic
+from gsdf_ros.synth.generate import map_ordered, sample_distractor, split_of, write_atomic
 from gsdf_ros.synth.grasp import GraspConfig, plan_hand_grasp, pose_hand
-from gsdf_ros.synth.objects import SynthObject, make_pose, random_rotation, sample_object
+from gsdf_ros.synth.objects import make_pose, random_rotation, sample_object
 from gsdf_ros.synth.render import LABEL_HAND, LABEL_OCCLUDER, hand_item, object_item, render
 
 FRAME_SIZES: tuple[tuple[int, int], ...] = ((320, 240), (640, 480), (848, 480), (1280, 720), (1920, 1080))
@@ -153,21 +153,6 @@ def hand_object_items(rng: np.random.Generator, camera: Intrinsics, hand_px: flo
     return items, grasp.joints, float(grasp.joints[:, 2].mean())
 
 
-def distractor(rng: np.random.Generator, camera: Intrinsics, min_depth: float) -> SynthObject:
-    """A skin blob, a skin capsule (an arm without a hand) or an object, somewhere in view."""
-    kind = rng.integers(3)
-    depth = rng.uniform(min_depth, max(min_depth + 0.1, 2.0))
-    uv = np.array([[rng.uniform(0, camera.width), rng.uniform(0, camera.height)]])
-    position = camera.unproject(uv, depth)[0]
-    if kind == 0:
-        obj = sample_object(rng, "blob", position)
-        return SynthObject(obj.family, obj.params, obj.pose, sample_skin(rng))
-    if kind == 1:
-        params = {"radius": float(rng.uniform(0.025, 0.045)), "half_length": float(rng.uniform(0.08, 0.2))}
-        return SynthObject("capsule", params, make_pose(random_rotation(rng), position), sample_skin(rng))
-    return sample_object(rng, position=position)
-
-
 def generate_scene(index: int, seed: int, config: SceneConfig) -> Scene:
     """Scene ``index``, deterministic in (seed, index)."""
     rng = np.random.default_rng([int(seed), int(index)])
@@ -179,7 +164,7 @@ def generate_scene(index: int, seed: int, config: SceneConfig) -> Scene:
         hand_px = math.exp(rng.uniform(*np.log(config.hand_px))) * scale
         items, joints, hand_depth = hand_object_items(rng, camera, hand_px, rng.uniform() < config.object_prob)
     count = int(rng.integers(config.distractors[0], config.distractors[1] + 1))
-    items += [object_item(distractor(rng, camera, hand_depth + 0.08), LABEL_OCCLUDER) for _ in range(count)]
+    items += [object_item(sample_distractor(rng, camera, hand_depth + 0.08), LABEL_OCCLUDER) for _ in range(count)]
     background = random_background(rng, camera.height, camera.width)
     lighting = sample_lighting(rng)
     if not items:

@@ -56,3 +56,18 @@ def test_an_interrupted_pose_only_run_resumes_to_the_same_dataset(tmp_path):
         assert (resumed / name).read_bytes() == (whole / name).read_bytes()
     with pytest.raises(ValueError, match="pose-only"):
         write_dataset(tmp_path / "sdf", 1, 4, SynthConfig(**SMALL), resume=True)
+
+
+def test_distractors_draw_behind_the_hand_and_leave_the_first_view_alone():
+    from gsdf_ros.synth.render import LABEL_HAND, LABEL_OCCLUDER
+
+    plain = generate_clip(5, 2, SynthConfig(**SMALL, pose_only=True))
+    busy = generate_clip(5, 2, SynthConfig(**SMALL, pose_only=True, distractors=(3, 3)))
+    np.testing.assert_array_equal(plain[0].record.annotation.hand_joints_3d, busy[0].record.annotation.hand_joints_3d)
+    assert not np.any(plain[0].mask == LABEL_OCCLUDER)
+    assert np.any(busy[0].mask == LABEL_OCCLUDER)
+    # behind the hand: every hand pixel of the plain render is still a hand pixel
+    hand = plain[0].mask == LABEL_HAND
+    assert np.all(busy[0].mask[hand] == LABEL_HAND)
+    with pytest.raises(ValueError, match="distractors"):
+        SynthConfig(distractors=(2, 1))
