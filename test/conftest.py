@@ -55,3 +55,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("ros") is not None:
             item.add_marker(skip)
+
+
+def _randomise_batchnorm(model, seed: int, spread: float = 1.0, var_floor: float = 0.5) -> None:
+    """Every BatchNorm2d of ``model`` given weights, biases and running means uniform in ±spread/2 and
+    running variances in [var_floor, var_floor + 1): far from the identity, so eval-mode outputs depend
+    on every batch norm and a wrong fold or load shows."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            with torch.no_grad():
+                for t in (m.weight, m.bias, m.running_mean):
+                    t.copy_((torch.rand(t.shape, generator=g) - 0.5) * spread)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + var_floor)
+
+
+@pytest.fixture(scope="session")
+def randomise_batchnorm():
+    """:func:`_randomise_batchnorm`, for tests and fixtures of any scope."""
+    return _randomise_batchnorm

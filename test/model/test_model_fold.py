@@ -13,17 +13,6 @@ from gsdf_ros.model.fold import fold_batchnorm
 from gsdf_ros.train import TrainConfig, model_config
 
 
-def _randomise_batchnorm(model: nn.Module, seed: int) -> None:
-    """Running statistics and affine terms far from the identity, so a wrong fold shows."""
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            with torch.no_grad():
-                for t in (m.weight, m.bias, m.running_mean):
-                    t.copy_(torch.rand(t.shape, generator=g) * 2 - 1)
-                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.3)
-
-
 def _convs_followed_by_bn(model: nn.Module) -> int:
     count = 0
     for module in model.modules():
@@ -35,9 +24,9 @@ def _convs_followed_by_bn(model: nn.Module) -> int:
     return count
 
 
-def test_the_folded_detector_computes_the_same_outputs():
+def test_the_folded_detector_computes_the_same_outputs(randomise_batchnorm):
     net = HandDetector(DetectorConfig(canvas=(96, 64))).eval()
-    _randomise_batchnorm(net, 0)
+    randomise_batchnorm(net, 0, spread=2.0, var_floor=0.3)
     image = torch.randn(2, 3, 64, 96)
     with torch.no_grad():
         want = net(image)
@@ -50,11 +39,11 @@ def test_the_folded_detector_computes_the_same_outputs():
         torch.testing.assert_close(got[key], want[key], rtol=1e-4, atol=1e-4)
 
 
-def test_the_folded_pose_net_reads_the_same_joints():
+def test_the_folded_pose_net_reads_the_same_joints(randomise_batchnorm):
     cfg = TrainConfig(stage="pose", model="tiny", model_overrides={"image_size": 64, "heatmap_size": 16,
                                                                     "depth_bins": 16}, device="cpu")
     net = build_model(model_config(cfg), "pose").eval()
-    _randomise_batchnorm(net, 1)
+    randomise_batchnorm(net, 1, spread=2.0, var_floor=0.3)
     image = torch.randn(2, 3, 64, 64)
     K = torch.tensor([[80.0, 0.0, 32.0], [0.0, 80.0, 32.0], [0.0, 0.0, 1.0]]).expand(2, 3, 3)
     with torch.no_grad():

@@ -18,17 +18,6 @@ def _overrides(layers: list[int]) -> dict:
     return {**SMALL, "pose": {"backbone": {"layers": layers}}}
 
 
-def _randomise_batchnorm(model: torch.nn.Module, seed: int) -> None:
-    """Non-trivial running statistics and affine terms, so eval-mode outputs depend on every BatchNorm."""
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            with torch.no_grad():
-                for t in (m.weight, m.bias, m.running_mean):
-                    t.copy_(torch.rand(t.shape, generator=g) - 0.5)
-                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
-
-
 def _pose_inputs() -> tuple[torch.Tensor, torch.Tensor]:
     torch.manual_seed(0)
     K = torch.tensor([[[80.0, 0.0, 32.0], [0.0, 80.0, 32.0], [0.0, 0.0, 1.0]]]).repeat(2, 1, 1)
@@ -36,12 +25,12 @@ def _pose_inputs() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @pytest.fixture(scope="module")
-def shallow(tmp_path_factory):
+def shallow(tmp_path_factory, randomise_batchnorm):
     """A random-weights pose net with one residual block per stage, saved as a pose-stage checkpoint."""
     cfg = TrainConfig(stage="pose", model="tiny", model_overrides=_overrides([1, 1, 1, 1]), device="cpu")
     mcfg = model_config(cfg)
     net = build_model(mcfg, "pose")
-    _randomise_batchnorm(net, 1)
+    randomise_batchnorm(net, 1)
     path = tmp_path_factory.mktemp("shallow") / "pose.pt"
     save_checkpoint(path, Checkpoint(model_config=mcfg.to_dict(), stage="pose", model_state=net.state_dict()))
     return net.eval(), path, mcfg
@@ -107,12 +96,12 @@ def test_other_stages_are_still_refused(shallow, tmp_path):
         init_from_checkpoint(build_model(mcfg, "gsdf"), str(path), "sdf")
 
 
-def test_pose_checkpoint_replaces_the_pose_net_of_init_checkpoint(shallow, tmp_path):
+def test_pose_checkpoint_replaces_the_pose_net_of_init_checkpoint(shallow, tmp_path, randomise_batchnorm):
     """Fine-tuning a shape net on a newer pose net: the shape net comes from ``init_checkpoint``, the
     frozen pose net from ``pose_checkpoint``, whichever order they load in."""
     newer, pose_path, mcfg = shallow
     gsdf = build_model(mcfg, "gsdf")
-    _randomise_batchnorm(gsdf, 2)
+    randomise_batchnorm(gsdf, 2)
     init_path = tmp_path / "gsdf.pt"
     save_checkpoint(init_path, Checkpoint(model_config=mcfg.to_dict(), stage="sdf", model_state=gsdf.state_dict()))
     cfg = TrainConfig(stage="sdf", model="tiny", model_overrides=_overrides([1, 1, 1, 1]), device="cpu",
