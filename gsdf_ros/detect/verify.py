@@ -8,7 +8,7 @@ would be, so the hand fills the crop as in the pose net's training. Two things i
 - **score**: the candidate's hand score is a weighted geometric mean of the detector's score and the
   pose net's mean joint confidence in its last look. Skin-coloured blobs and hand-like clutter can
   fool the detector, but the pose net finds no skeleton in them;
-- **box**: the box of the projected joints, pushed out by :data:`BOX_MARGIN`, fits the hand better
+- **box**: the box of the projected joints, pushed out by :data:`FLESH_MARGIN`, fits the hand better
   than the detector's own size regression.
 
 The best candidate by that score is the frame's hand. Nothing here imports torch; the pose net
@@ -68,18 +68,11 @@ FLESH_MARGIN = 0.08
 box's longer side. Measured on the ground truth of the 4,379 training scenes (``data/scenes`` train)
 whose hand the frame edge does not cut: per-side medians of the gap between the mask's box and the
 2D joints' box 0.06 to 0.09, overall median 0.077."""
-BOX_MARGIN = 0.12
-"""The margin (as :data:`FLESH_MARGIN`) of the box a verified candidate reports, its last look's joints'
-box pushed out. Wider than the flesh margin because the pose net draws its joints in: the longer side of
-its joints' box is a median 0.95 times the true joints' (332 hands of the calibration scenes, see
-:data:`VERIFIED_THRESHOLD`). Chosen there among 0.08, 0.10 ... 0.18 with 3 proposals: the best
-candidate's box has IoU >= 0.5 on 0.961 of the hands with 0.08, 0.976 with 0.12 and 0.14, 0.970 with
-0.16. The looks' crops keep :data:`FLESH_MARGIN`."""
 DEFAULT_PROPOSALS = 3
 """Candidates the pose net verifies per detection. Chosen on the calibration scenes (see
-:data:`VERIFIED_THRESHOLD`) among 2 to 5, with :data:`BOX_MARGIN`: at every weight of the detector's
-score from 0.2 to 0.6, three gave the highest recall at IoU >= 0.5 at the 2% false-hand point (weight
-0.3: 0.935 with 2, 0.944 with 3, 0.944 with 4 and 5); each one more costs two pose-net looks."""
+:data:`VERIFIED_THRESHOLD`) among 2 to 5: at the weight 0.3 (:data:`DETECTOR_WEIGHT`) three, four and
+five all found 0.941 of the hands at the 2% false-hand point, two 0.932; each one more costs two
+pose-net looks."""
 RAW_THRESHOLD = 0.5
 """Hand score threshold of the detector alone (its sigmoid score)."""
 VERIFIED_THRESHOLD = 0.30
@@ -92,9 +85,8 @@ residual blocks per stage) verifying and the first look at :data:`FIRST_LOOK_ENL
 0.929 of the hands at 1.8% false hands (first look at 1.3: points 0.295 and 0.331, 0.917 of the hands).
 With the one-block pose net before it the points were 0.285 and 0.316 and the threshold 0.29. The shipped
 pose net fine-tuned on images of another seed (``configs/tiny_pose_fresh.yaml``) gives the same points (0.295
-and 0.313) and the same 0.929 at 1.8%. With three proposals and :data:`BOX_MARGIN` (the shipped pose net
-fine-tuned once more, ``configs/tiny_pose_fresh2.yaml``) the points are 0.292 and 0.307 and 0.30 finds 0.938
-of the hands at 1.8% false hands."""
+and 0.313) and the same 0.929 at 1.8%. With three proposals (the shipped pose net fine-tuned once more,
+``configs/tiny_pose_fresh2.yaml``) the points are 0.292 and 0.307, so 0.30 stays between them."""
 DETECTOR_WEIGHT = 0.3
 """Exponent of the detector's score in the hand score; the pose net's joint confidence gets the rest.
 Chosen on the same calibration set among 0.2, 0.3 ... 0.7 (0.5: the plain geometric mean): 0.3 gave the
@@ -170,13 +162,11 @@ def look_box(image: np.ndarray, intrinsics: Intrinsics, square: Square, look: Po
 
 def verify(image: np.ndarray, intrinsics: Intrinsics, candidate: Detection, look: PoseLook,
            enlarge: float = LOOK_ENLARGE, margin: float = FLESH_MARGIN, looks: int = LOOKS,
-           detector_weight: float = DETECTOR_WEIGHT, first_enlarge: float = FIRST_LOOK_ENLARGE,
-           box_margin: float = BOX_MARGIN) -> VerifiedHand:
+           detector_weight: float = DETECTOR_WEIGHT, first_enlarge: float = FIRST_LOOK_ENLARGE) -> VerifiedHand:
     """One candidate after ``looks`` looks of the pose net, the first at the candidate's crop (``first_enlarge``
-    times its box), each next one around the previous look's box (``enlarge`` times it; the boxes of the
-    looks before the last pushed out by ``margin``); its box is the last look's joints' box pushed out by
-    ``box_margin`` and cut to the frame (the visible hand) and its joint confidence the last look's. A
-    look without a box (:func:`look_box`) ends it with the previous box and hand score 0."""
+    times its box), each next one around the previous look's box (``enlarge`` times it); its box is the
+    last look's joints' flesh box cut to the frame (the visible hand) and its joint confidence the last
+    look's. A look without a box (:func:`look_box`) ends it with the previous box and hand score 0."""
     if looks < 1:
         raise ValueError(f"looks must be >= 1, got {looks}")
     detector_score = float(candidate.score)
@@ -186,8 +176,7 @@ def verify(image: np.ndarray, intrinsics: Intrinsics, candidate: Detection, look
     joint_confidence = 0.0
     for index in range(looks):
         side = first_enlarge if index == 0 else enlarge
-        pad = box_margin if index == looks - 1 else margin
-        found, joint_confidence = look_box(image, intrinsics, square_around(box, side), look, pad)
+        found, joint_confidence = look_box(image, intrinsics, square_around(box, side), look, margin)
         if found is None:
             return VerifiedHand(0.0, box, detector_score, joint_confidence)
         box = found

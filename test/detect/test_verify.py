@@ -16,7 +16,6 @@ import torch
 from gsdf_ros.detect.model import Detection, decode_detection, decode_proposals
 from gsdf_ros.detect.tracker import square_around
 from gsdf_ros.detect.verify import (
-    BOX_MARGIN,
     DETECTOR_WEIGHT,
     FIRST_LOOK_ENLARGE,
     FLESH_MARGIN,
@@ -88,7 +87,7 @@ def test_the_candidate_the_pose_net_reads_wins_with_the_joints_box():
     look = FakeLook()
     found = verified_detector(lambda image: [decoy, hand], look, count=2)(FRAME, INTRINSICS)
     assert isinstance(found, VerifiedHand)
-    assert found.box == pytest.approx(flesh_box(HAND_UV, BOX_MARGIN))
+    assert found.box == pytest.approx(flesh_box(HAND_UV))
     assert found.score == pytest.approx(hand_score(0.4, 0.6))
     assert found.detector_score == 0.4 and found.joint_confidence == pytest.approx(0.6)
     assert look.squares[0] == square_around(decoy.box, FIRST_LOOK_ENLARGE)
@@ -111,7 +110,7 @@ def test_the_last_look_around_the_joints_decides():
     one = verify(FRAME, INTRINSICS, off_centre, centred_look, looks=1)
     two = verify(FRAME, INTRINSICS, off_centre, centred_look)
     assert one.joint_confidence == pytest.approx(0.2) and two.joint_confidence == pytest.approx(0.6)
-    assert two.score == pytest.approx(hand_score(0.5, 0.6)) and two.box == pytest.approx(flesh_box(HAND_UV, BOX_MARGIN))
+    assert two.score == pytest.approx(hand_score(0.5, 0.6)) and two.box == pytest.approx(flesh_box(HAND_UV))
     with pytest.raises(ValueError, match="looks"):
         verify(FRAME, INTRINSICS, off_centre, centred_look, looks=0)
 
@@ -130,23 +129,10 @@ def test_the_first_look_is_cut_wider_than_the_next():
     assert narrow.squares[0] == pytest.approx(square_around(candidate.box, LOOK_ENLARGE))
 
 
-def test_only_the_reported_box_gets_the_wider_margin():
-    """The pose net draws its joints in: the reported box is pushed out by BOX_MARGIN, while the crops of
-    the looks before the last keep the flesh margin."""
-    assert BOX_MARGIN > FLESH_MARGIN
-    look = FakeLook()
-    found = verify(FRAME, INTRINSICS, Found(0.7, (300.0, 180.0, 380.0, 240.0)), look, looks=3)
-    assert look.squares[1] == pytest.approx(square_around(flesh_box(HAND_UV), LOOK_ENLARGE))
-    assert look.squares[2] == pytest.approx(square_around(flesh_box(HAND_UV), LOOK_ENLARGE))
-    assert found.box == pytest.approx(flesh_box(HAND_UV, BOX_MARGIN))
-    same = verify(FRAME, INTRINSICS, Found(0.7, (300.0, 180.0, 380.0, 240.0)), FakeLook(), box_margin=FLESH_MARGIN)
-    assert same.box == pytest.approx(flesh_box(HAND_UV))
-
-
 def test_the_box_is_cut_to_the_frame():
     at_edge = HAND_UV + np.array([300.0, 0.0])  # x 600..680 in a 640 px wide frame
     found = verify(FRAME, INTRINSICS, Found(0.8, (590.0, 170.0, 640.0, 250.0)), lambda *a: (at_edge, np.full(21, 0.5)))
-    x0, y0, x1, y1 = flesh_box(at_edge, BOX_MARGIN)
+    x0, y0, x1, y1 = flesh_box(at_edge)
     assert found.box == pytest.approx((x0, y0, 640.0, y1))
     assert found.score == pytest.approx(hand_score(0.8, 0.5))
 
@@ -193,7 +179,7 @@ def test_the_node_loader_verifies_when_given_a_look(tmp_path):
     verified = load_detect_fn("nodes_fake_predictor:red_patch_detector", tmp_path / "absent.pt", FakeLook(), 2)
     assert plain(image, INTRINSICS).box == red_patch(image).box
     found = verified(image, INTRINSICS)
-    assert found.box == pytest.approx(flesh_box(HAND_UV, BOX_MARGIN))
+    assert found.box == pytest.approx(flesh_box(HAND_UV))
     assert found.score == pytest.approx(hand_score(red_patch(image).score, 0.6))
     with pytest.raises(ValueError, match="proposals"):
         load_detect_fn("nodes_fake_predictor:red_patch_detector", tmp_path / "absent.pt", FakeLook(), -1)
