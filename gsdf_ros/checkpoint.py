@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import warnings
 import zipfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -100,12 +101,16 @@ def _read(path: Path, map_location: str | torch.device) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(path, "not a regular file")
     try:
-        data = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings(record=True) as said:  # a damaged file's warnings die with its error
+            warnings.simplefilter("always")
+            data = torch.load(path, map_location=map_location, weights_only=True)
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(path, f"cannot be read, the file is truncated or corrupt ({first})") from None
     except Exception as error:  # the unpickler raises many types for foreign or damaged files
         raise CheckpointError(path, f"cannot be read ({type(error).__name__}: {error})") from None
+    for warning in said:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     if not isinstance(data, dict):
         raise CheckpointError(path, f"holds a {type(data).__name__}, not a gsdf checkpoint dict")
     missing = [key for key in _REQUIRED if key not in data]

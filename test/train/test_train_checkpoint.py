@@ -1,5 +1,7 @@
 """Checkpoints: save -> load gives identical outputs; broken files give one CheckpointError naming the file."""
 
+import warnings
+
 import pytest
 import torch
 
@@ -43,6 +45,18 @@ def test_garbage_file(tmp_path):
     path.write_bytes(b"not a checkpoint at all")
     with pytest.raises(CheckpointError, match="garbage.pt"):
         load_checkpoint(path)
+
+
+def test_a_damaged_file_raises_one_error_and_no_warning(tmp_path):
+    """Bytes that open like a pickle of an odd protocol make torch warn before it fails; the warning is
+    dropped with the error (the node's one fatal line stays the only one)."""
+    path = tmp_path / "damaged.pt"
+    path.write_bytes(b"\x80\x69" + bytes(range(256)) * 4)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        with pytest.raises(CheckpointError, match="damaged.pt"):
+            load_checkpoint(path)
+    assert not said, [str(w.message) for w in said]
 
 
 def test_config_weights_mismatch(sdf_run, tmp_path):
