@@ -113,8 +113,7 @@ class SynthConfig:
             raise ValueError(f"views must be >= 1, and 1 for clips, got {self.views} with clip_len {self.clip_len}")
         if not 0.0 <= self.view_tau[0] <= self.view_tau[1] <= 1.0:
             raise ValueError(f"view_tau must be an increasing range in [0, 1], got {self.view_tau}")
-        if not 0 <= self.distractors[0] <= self.distractors[1]:
-            raise ValueError(f"distractors must be an increasing range of counts, got {self.distractors}")
+        check_distractor_counts(self.distractors)
         if self.hand_voxel <= 0 or self.object_voxel <= 0 or self.sdf_surface < 1 or self.sdf_uniform < 0:
             raise ValueError("voxels must be > 0, sdf_surface >= 1 and sdf_uniform >= 0")
 
@@ -153,6 +152,19 @@ def sample_distractor(rng: np.random.Generator, camera: Intrinsics, min_depth: f
         params = {"radius": float(rng.uniform(0.025, 0.045)), "half_length": float(rng.uniform(0.08, 0.2))}
         return SynthObject("capsule", params, make_pose(random_rotation(rng), position), sample_skin(rng))
     return sample_object(rng, position=position)
+
+
+def sample_distractors(rng: np.random.Generator, camera: Intrinsics, min_depth: float,
+                       counts: tuple[int, int]) -> list[SynthObject]:
+    """A count uniform in ``counts`` (fewest, most), then that many :func:`sample_distractor`."""
+    count = int(rng.integers(counts[0], counts[1] + 1))
+    return [sample_distractor(rng, camera, min_depth) for _ in range(count)]
+
+
+def check_distractor_counts(counts: tuple[int, int]) -> None:
+    """ValueError unless ``counts`` is an increasing range of counts (fewest, most)."""
+    if not 0 <= counts[0] <= counts[1]:
+        raise ValueError(f"distractors must be an increasing range of counts, got {counts}")
 
 
 def split_of(seed: int, clip: int, val_frac: float, test_frac: float) -> str:
@@ -299,8 +311,7 @@ def _distractors(rng: np.random.Generator, plan: ClipPlan, camera_pose: np.ndarr
     if config.distractors[1] == 0:
         return []
     far = max(float(state_grasp(plan, plan.state(t).placed(camera_pose)).joints[:, 2].max()) for t in taus)
-    count = int(rng.integers(config.distractors[0], config.distractors[1] + 1))
-    return [sample_distractor(rng, camera, far + DISTRACTOR_GAP) for _ in range(count)]
+    return sample_distractors(rng, camera, far + DISTRACTOR_GAP, config.distractors)
 
 
 def _extra_view(rng: np.random.Generator, plan: ClipPlan, config: SynthConfig) -> tuple:

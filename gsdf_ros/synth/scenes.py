@@ -31,7 +31,7 @@ from gsdf_ros.geometry.camera import Intrinsics
 from gsdf_ros.hand.skeleton import sample_template
 from gsdf_ros.synth.appearance import random_background, sample_lighting, sample_skin
 from gsdf_ros.synth.clips import ClipConfig, ClipPlan, plan_clip, state_grasp
-from gsdf_ros.synth.generate import map_ordered, sample_distractor, split_of, write_atomic
+from gsdf_ros.synth.generate import check_distractor_counts, map_ordered, sample_distractors, split_of, write_atomic
 from gsdf_ros.synth.grasp import GraspConfig, plan_hand_grasp, pose_hand
 from gsdf_ros.synth.objects import make_pose, random_rotation, sample_object
 from gsdf_ros.synth.render import LABEL_HAND, LABEL_OCCLUDER, hand_item, object_item, render
@@ -70,8 +70,7 @@ class SceneConfig:
             raise ValueError(f"hand_px must be an increasing positive range, got {self.hand_px}")
         if not 0.0 <= self.no_hand_prob <= 1.0 or not 0.0 <= self.object_prob <= 1.0:
             raise ValueError("no_hand_prob and object_prob must lie in [0, 1]")
-        if not 0 <= self.distractors[0] <= self.distractors[1]:
-            raise ValueError(f"distractors must be an increasing range of counts, got {self.distractors}")
+        check_distractor_counts(self.distractors)
 
 
 @dataclass(frozen=True)
@@ -163,8 +162,8 @@ def generate_scene(index: int, seed: int, config: SceneConfig) -> Scene:
         scale = camera.width / nominal[0]
         hand_px = math.exp(rng.uniform(*np.log(config.hand_px))) * scale
         items, joints, hand_depth = hand_object_items(rng, camera, hand_px, rng.uniform() < config.object_prob)
-    count = int(rng.integers(config.distractors[0], config.distractors[1] + 1))
-    items += [object_item(sample_distractor(rng, camera, hand_depth + 0.08), LABEL_OCCLUDER) for _ in range(count)]
+    items += [object_item(distractor, LABEL_OCCLUDER)
+              for distractor in sample_distractors(rng, camera, hand_depth + 0.08, config.distractors)]
     background = random_background(rng, camera.height, camera.width)
     lighting = sample_lighting(rng)
     if not items:
