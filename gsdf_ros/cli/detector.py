@@ -1,4 +1,5 @@
-"""``gsdf-train-detector`` and ``gsdf-eval-detector``: the hand detector on SynthHO scenes."""
+"""``gsdf-train-detector``, ``gsdf-train-hand-check`` and ``gsdf-eval-detector``: the hand detector and its
+hand check on SynthHO scenes."""
 
 from __future__ import annotations
 
@@ -29,6 +30,28 @@ def train_main(argv: list[str] | None = None) -> int:
         print(f"gsdf-train-detector: {error}", file=sys.stderr)
         return 2
     print(f"gsdf-train-detector: done, last checkpoint {last}")
+    return 0
+
+
+def train_check_main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="gsdf-train-hand-check",
+                                description="Train the hand check on the detector's candidates from a config.")
+    p.add_argument("--config", required=True, help="YAML training config (configs/hand_check.yaml)")
+    p.add_argument("--resume", help="checkpoint to continue from (OUT/last.pt)")
+    p.add_argument("overrides", nargs="*", help="key=value overrides")
+    args = p.parse_args(argv)
+    import logging
+
+    from gsdf_ros.detect.check_train import CheckTrainConfig, train_check
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        cfg = CheckTrainConfig.from_yaml(args.config, parse_overrides(args.overrides))
+        last = train_check(cfg, resume=args.resume)
+    except (OSError, ValueError) as error:
+        print(f"gsdf-train-hand-check: {error}", file=sys.stderr)
+        return 2
+    print(f"gsdf-train-hand-check: done, last checkpoint {last}")
     return 0
 
 
