@@ -29,6 +29,7 @@ import numpy as np
 
 from gsdf_ros.detect.tracker import HandTracker, TrackerConfig, square_around
 from gsdf_ros.detect.verify import (
+    CheckFn,
     DetectFn,
     Detection,
     Found,
@@ -79,34 +80,63 @@ def look_detector(look: LookFn) -> DetectFn:
     return detect
 
 
-def load_detect_fn(spec: str, default_path: Path, look: PoseLook | None = None, proposals: int = 0
-                   ) -> DetectFn | None:
-    """The hand detector named by the ``detector`` parameter, on the CPU: a checkpoint file, a
-    ``module:factory`` returning ``rgb -> Detection`` (for tests), empty for `default_path` when that
-    file exists, or ``none``. None: no detector (the caller falls back to the model's own look).
-    With a pose ``look`` and ``proposals`` > 0, the detector's best ``proposals`` candidates are
-    verified by the pose net (:func:`~gsdf_ros.detect.verify.verified_detector`); else its best
-    candidate is the answer. FileNotFoundError when a named checkpoint does not exist."""
-    from gsdf_ros.predictor import is_factory_spec, load_factory
+def model_source(spec: str, default_path: Path, what: str) -> str | Path | None:
+    """What a ``detector`` or ``hand_check`` parameter names: None for ``none`` (or empty when `default_path`
+    does not exist), a ``module:factory`` string as it is, else the checkpoint's path (empty:
+    `default_path`). FileNotFoundError (naming `what`) when a named checkpoint does not exist."""
+    from gsdf_ros.predictor import is_factory_spec
 
-    if proposals < 0:
-        raise ValueError(f"proposals must be >= 0, got {proposals}")
     spec = spec.strip()
     if spec.lower() == NO_DETECTOR or (not spec and not default_path.is_file()):
         return None
-    look = look if proposals > 0 else None
     if spec and is_factory_spec(spec):
-        single = load_factory(spec, "detector")()
-        if look is None:
-            return image_detector(single)
-        return verified_detector(lambda image: [single(image)], look, proposals)
+        return spec
     path = Path(spec).expanduser() if spec else default_path
     if not path.is_file():
-        raise FileNotFoundError(f"hand detector checkpoint not found: {path}")
+        raise FileNotFoundError(f"{what} checkpoint not found: {path}")
+    return path
+
+
+def load_check_fn(spec: str, default_path: Path) -> CheckFn | None:
+    """The hand check named by the ``hand_check`` parameter (:func:`model_source`; a factory returns a
+    :data:`~gsdf_ros.detect.verify.CheckFn`, for tests), on the CPU; None: no check."""
+    source = model_source(spec, default_path, "hand check")
+    if source is None:
+        return None
+    if isinstance(source, str):
+        from gsdf_ros.predictor import load_factory
+
+        return load_factory(source, "hand check")()
+    from gsdf_ros.detect.check import check_fn
+    from gsdf_ros.detect.check_train import load_check
+
+    return check_fn(load_check(source, "cpu", inference=True)[0])
+
+
+def load_detect_fn(spec: str, default_path: Path, look: PoseLook | None = None, proposals: int = 0,
+                   check: CheckFn | None = None) -> DetectFn | None:
+    """The hand detector named by the ``detector`` parameter (:func:`model_source`; a factory returns
+    ``rgb -> Detection``, for tests), on the CPU. None: no detector (the caller falls back to the model's
+    own look). With a pose ``look`` and ``proposals`` > 0, the detector's best ``proposals`` candidates
+    are verified by the pose net and, with a ``check``, judged by the hand check too
+    (:func:`~gsdf_ros.detect.verify.verified_detector`); else its best candidate is the answer."""
+    if proposals < 0:
+        raise ValueError(f"proposals must be >= 0, got {proposals}")
+    source = model_source(spec, default_path, "hand detector")
+    if source is None:
+        return None
+    look = look if proposals > 0 else None
+    if isinstance(source, str):
+        from gsdf_ros.predictor import load_factory
+
+        single = load_factory(source, "detector")()
+        if look is None:
+            return image_detector(single)
+        return verified_detector(lambda image: [single(image)], look, proposals, check=check)
     from gsdf_ros.detect.train import load_detector, model_detect_fn
 
-    model, _ = load_detector(path, "cpu", inference=True)
-    return model_detect_fn(model, look, proposals)
+    model, _ = load_detector(source, "cpu", inference=True)
+    return model_detect_fn(model, look, proposals, check=check)
 
 
 def crop_of(frame: CropSample, square: tuple[float, float, float], size: int) -> CropSample:

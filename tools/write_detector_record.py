@@ -38,6 +38,19 @@ def time_lines(per_frame: dict) -> list[str]:
     return ["| frame | median ms | p90 ms |", "|---|---|---|"] + rows
 
 
+def epoch_losses(log_path: Path) -> list[tuple[int, float]]:
+    """(epoch, mean loss of its last 50 steps) from a train_log.csv; empty when there is none."""
+    if not log_path.is_file():
+        return []
+    with log_path.open() as f:
+        rows = list(csv.DictReader(f))
+    losses = []
+    for epoch in sorted({int(r["epoch"]) for r in rows}):
+        last = [r for r in rows if int(r["epoch"]) == epoch][-50:]
+        losses.append((epoch + 1, sum(float(r["loss"]) for r in last) / len(last)))
+    return losses
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, required=True)
@@ -56,14 +69,7 @@ def main() -> int:
     report = json.loads((args.eval / "report.json").read_text())
     bench_path = args.eval / "bench.json"
     bench = json.loads(bench_path.read_text()) if bench_path.is_file() else None
-    log_path = args.log or Path(train_cfg["out_dir"]) / "train_log.csv"
-    losses = []
-    if log_path.is_file():
-        with log_path.open() as f:
-            rows = list(csv.DictReader(f))
-        for epoch in sorted({int(r["epoch"]) for r in rows}):
-            last = [r for r in rows if int(r["epoch"]) == epoch][-50:]
-            losses.append((epoch + 1, sum(float(r["loss"]) for r in last) / len(last)))
+    losses = epoch_losses(args.log or Path(train_cfg["out_dir"]) / "train_log.csv")
     params = sum(p.numel() for p in model.parameters())
     lines = [
         f"# {args.checkpoint.name}: the hand detector",

@@ -8,7 +8,14 @@ import json
 import sys
 from pathlib import Path
 
-from gsdf_ros.detect.verify import DEFAULT_PROPOSALS, DETECTOR_WEIGHT, RAW_THRESHOLD, VERIFIED_THRESHOLD
+from gsdf_ros.detect.verify import (
+    CHECK_WEIGHT,
+    CHECKED_THRESHOLD,
+    DEFAULT_PROPOSALS,
+    DETECTOR_WEIGHT,
+    RAW_THRESHOLD,
+    VERIFIED_THRESHOLD,
+)
 from gsdf_ros.train import parse_overrides
 
 
@@ -69,9 +76,14 @@ def eval_main(argv: list[str] | None = None) -> int:
                    help="candidates the pose net verifies (with --verify-with)")
     p.add_argument("--detector-weight", type=float, default=DETECTOR_WEIGHT,
                    help="exponent of the detector's score in the verified hand score (with --verify-with)")
+    p.add_argument("--check-with", metavar="CHECK",
+                   help="a hand-check checkpoint (models/hand_check.pt) that judges the verified candidates too, as the "
+                        "inference node does by default (with --verify-with)")
+    p.add_argument("--check-weight", type=float, default=CHECK_WEIGHT,
+                   help="exponent of the hand check's probability in the hand score (with --check-with)")
     p.add_argument("--threshold", type=float, default=None,
                    help=f"hand score threshold (default: {RAW_THRESHOLD} for the detector alone, "
-                        f"{VERIFIED_THRESHOLD} verified)")
+                        f"{VERIFIED_THRESHOLD} verified, {CHECKED_THRESHOLD} verified and checked)")
     p.add_argument("--limit", type=int)
     p.add_argument("--out", help="write report.json here")
     args = p.parse_args(argv)
@@ -83,6 +95,8 @@ def eval_main(argv: list[str] | None = None) -> int:
     try:
         if args.proposals < 1:
             raise ValueError(f"--proposals must be >= 1, got {args.proposals}")
+        if args.check_with and not args.verify_with:
+            raise ValueError("--check-with needs --verify-with (the check judges the pose net's boxes)")
         model, _ = load_detector(args.checkpoint, inference=True)  # as the inference node runs it
         detect_fn = model_detect_fn(model)
         threshold = RAW_THRESHOLD if args.threshold is None else args.threshold
@@ -90,17 +104,26 @@ def eval_main(argv: list[str] | None = None) -> int:
             from gsdf_ros.gsdf_predictor import GSDFPredictor
 
             look = GSDFPredictor.from_checkpoint(args.verify_with, mesh="none").pose_look
-            detect_fn = model_detect_fn(model, look, args.proposals, args.detector_weight)
-            threshold = VERIFIED_THRESHOLD if args.threshold is None else args.threshold
+            check, threshold = None, VERIFIED_THRESHOLD
+            if args.check_with:
+                from gsdf_ros.detect.check import check_fn
+                from gsdf_ros.detect.check_train import load_check
+
+                check, threshold = check_fn(load_check(args.check_with, inference=True)[0]), CHECKED_THRESHOLD
+            detect_fn = model_detect_fn(model, look, args.proposals, args.detector_weight, check, args.check_weight)
+            threshold = threshold if args.threshold is None else args.threshold
         report = score_detector(detect_fn, SceneDataset(args.data, args.split, model.cfg), threshold, args.limit)
     except (OSError, ValueError) as error:
         print(f"gsdf-eval-detector: {error}", file=sys.stderr)
         return 2
     rows = report.pop("rows")
+    report["checkpoint"] = args.checkpoint
     report["torch_threads"] = torch.get_num_threads()
     report["verified_with"] = args.verify_with
     report["proposals"] = args.proposals if args.verify_with else 1
     report["detector_weight"] = args.detector_weight if args.verify_with else None
+    report["checked_with"] = args.check_with
+    report["check_weight"] = args.check_weight if args.check_with else None
     print(json.dumps(report, indent=2))
     if args.out:
         out = Path(args.out)

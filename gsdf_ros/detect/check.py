@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -137,3 +137,10 @@ def check_boxes(model: HandCheck, image: np.ndarray, boxes: Sequence[Box]) -> li
     for row, (index, sq) in enumerate(zip(keep, squares)):
         answers[index] = Checked(float(probability[row]), box_from_square(rel[row], sq))
     return answers
+
+
+def check_fn(model: HandCheck) -> Callable[[np.ndarray, Sequence[Box]], list[tuple[float, Box]]]:
+    """The check (eval mode) as a :data:`gsdf_ros.detect.verify.CheckFn`: (frame, boxes) -> for each box its
+    hand probability and the hand's box."""
+    model.eval()
+    return lambda image, boxes: [(c.probability, c.box) for c in check_boxes(model, image, boxes)]

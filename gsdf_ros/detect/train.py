@@ -26,9 +26,11 @@ from gsdf_ros.checkpoint import git_commit
 from gsdf_ros.detect.data import SceneDataset, box_iou, fit_to_canvas, scenes_fingerprint
 from gsdf_ros.detect.model import Detection, DetectorConfig, HandDetector, decode_proposals
 from gsdf_ros.detect.verify import (
+    CHECK_WEIGHT,
     DEFAULT_PROPOSALS,
     DETECTOR_WEIGHT,
     Box,
+    CheckFn,
     DetectFn,
     PoseLook,
     cut_to_frame,
@@ -135,8 +137,14 @@ def load_detector(path: str | Path, device: str | torch.device = "cpu",
 
 
 def export_detector(src: str | Path, dst: str | Path) -> Path:
-    """A copy of a detector checkpoint without optimiser state (what the inference node loads)."""
-    _, state = load_detector(src)
+    """A copy of a hand detector or hand check checkpoint without optimiser state (what the inference node
+    loads); ValueError for any other file."""
+    from gsdf_ros.detect.check_train import load_check
+
+    kind = detect_checkpoint_kind(src)
+    if kind is None:
+        raise ValueError(f"{src} is neither a hand-detector nor a hand-check checkpoint")
+    _, state = (load_detector if kind == KIND else load_check)(src)
     state["optimizer_state"] = None
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -146,10 +154,18 @@ def export_detector(src: str | Path, dst: str | Path) -> Path:
     return dst
 
 
-def is_detector_checkpoint(path: str | Path) -> bool:
-    """Whether ``path`` holds a hand-detector checkpoint (not a gSDF model one)."""
+def detect_checkpoint_kind(path: str | Path) -> str | None:
+    """``hand_detector`` or ``hand_check`` for those checkpoints, None for any other (a gSDF model)."""
+    from gsdf_ros.detect.check import KIND as CHECK_KIND
+
     state = torch.load(path, map_location="cpu", weights_only=False)
-    return isinstance(state, dict) and state.get("kind") == KIND
+    kind = state.get("kind") if isinstance(state, dict) else None
+    return kind if kind in (KIND, CHECK_KIND) else None
+
+
+def is_detector_checkpoint(path: str | Path) -> bool:
+    """Whether ``path`` holds a hand-detector or hand-check checkpoint (not a gSDF model one)."""
+    return detect_checkpoint_kind(path) is not None
 
 
 def train_detector(cfg: DetectorTrainConfig, resume: str | Path | None = None) -> Path:
@@ -219,14 +235,17 @@ def detect(model: HandDetector, image: np.ndarray) -> Detection:
 
 
 def model_detect_fn(model: HandDetector, look: PoseLook | None = None, proposals: int = DEFAULT_PROPOSALS,
-                    detector_weight: float = DETECTOR_WEIGHT) -> DetectFn:
+                    detector_weight: float = DETECTOR_WEIGHT, check: CheckFn | None = None,
+                    check_weight: float = CHECK_WEIGHT) -> DetectFn:
     """The detector (eval mode) as a :data:`~gsdf_ros.detect.verify.DetectFn`: its best candidate alone,
-    or, with a pose ``look``, its best ``proposals`` candidates verified by the pose net
-    (:func:`~gsdf_ros.detect.verify.verified_detector`), as the inference node runs it."""
+    or, with a pose ``look``, its best ``proposals`` candidates verified by the pose net and, with a
+    ``check``, judged by the hand check (:func:`~gsdf_ros.detect.verify.verified_detector`), as the
+    inference node runs it."""
     model.eval()
     if look is None:
         return image_detector(lambda image: detect(model, image))
-    return verified_detector(lambda image: propose(model, image, proposals), look, proposals, detector_weight)
+    return verified_detector(lambda image: propose(model, image, proposals), look, proposals, detector_weight,
+                             check=check, check_weight=check_weight)
 
 
 HAND_SIZE_BINS = (0.0, 60.0, 120.0, 240.0, float("inf"))

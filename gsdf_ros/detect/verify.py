@@ -11,14 +11,19 @@ would be, so the hand fills the crop as in the pose net's training. Two things i
 - **box**: the box of the projected joints, pushed out by :data:`FLESH_MARGIN`, fits the hand better
   than the detector's own size regression.
 
+A third opinion is optional: the hand check (:mod:`gsdf_ros.detect.check`), a small network that reads
+each verified box cut from the frame at full resolution. Its hand probability joins the hand score
+(:func:`checked_score`) and its own box of the hand is averaged with the joints' box
+(:data:`CHECK_BOX_SHARE`).
+
 The best candidate by that score is the frame's hand. Nothing here imports torch; the pose net
-comes in as a :data:`PoseLook` (``GSDFPredictor.pose_look``).
+comes in as a :data:`PoseLook` (``GSDFPredictor.pose_look``), the check as a :data:`CheckFn`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Protocol, Sequence
 
 import numpy as np
@@ -53,6 +58,8 @@ class VerifiedHand:
     box: Box
     detector_score: float
     joint_confidence: float
+    check_probability: float | None = None
+    """The hand check's probability for the pose net's box (None: no check ran)."""
 
 
 DetectFn = Callable[[np.ndarray, Intrinsics], Detection]
@@ -62,6 +69,10 @@ ProposeFn = Callable[[np.ndarray], Sequence[Detection]]
 PoseLook = Callable[[np.ndarray, Intrinsics, Square], tuple[np.ndarray, np.ndarray]]
 """(frame, its intrinsics, a square crop (x0, y0, side)) -> the pose net's joints projected into the
 frame (21, 2) pixels, and their confidences (21,)."""
+
+CheckFn = Callable[[np.ndarray, Sequence[Box]], Sequence[tuple[float, Box]]]
+"""(H, W, 3) uint8 RGB frame and boxes in it (frame pixels) -> for each box, in order, the hand check's
+probability that it holds a hand and the hand's box (frame pixels)."""
 
 FLESH_MARGIN = 0.08
 """How far the hand's visible box reaches past its joints' box on each side, as a share of the joints'
@@ -103,6 +114,19 @@ among 1.3 and 1.6, with 2 proposals and 2 looks: recall at IoU >= 0.5 at thresho
 0.929 with 1.6, both at 1.8% false hands (three looks instead of two: 0.914 and 0.923)."""
 
 
+CHECK_WEIGHT = 0.3
+"""Exponent of the hand check's probability in the checked hand score (:func:`checked_score`); the verified
+score gets the rest. See :data:`CHECKED_THRESHOLD` for how it was chosen."""
+CHECK_BOX_SHARE = 0.4
+"""Weight of the hand check's box in the reported box; the pose net's joints' box gets the rest. See
+:data:`CHECKED_THRESHOLD`."""
+CHECKED_THRESHOLD = 0.36
+"""Hand score threshold of checked candidates (:func:`checked_score`). Chosen with the shipped check
+(``models/hand_check.pt``, ``configs/hand_check.yaml``) on the calibration scenes of
+:data:`VERIFIED_THRESHOLD` (seed 301) and 1,000 more (``gsdf-synth --scenes --out data/scenes_calib2_full
+--num 1000 --seed 302 --size 0 --val-frac 1.0 --test-frac 0.0``); see ``models/hand_check.md``."""
+
+
 def image_detector(detect: Callable[[np.ndarray], Detection]) -> DetectFn:
     """A detector of RGB frames alone (intrinsics unused) as a :data:`DetectFn`."""
     return lambda image, intrinsics: detect(image)
@@ -140,6 +164,39 @@ def verified_score(detector_score: float, joint_confidence: float, detector_weig
         return 0.0
     detector_score, joint_confidence = min(max(detector_score, 0.0), 1.0), min(max(joint_confidence, 0.0), 1.0)
     return detector_score ** detector_weight * joint_confidence ** (1.0 - detector_weight)
+
+
+def checked_score(verified: float, probability: float, check_weight: float = CHECK_WEIGHT) -> float:
+    """verified ** (1 - w) * probability ** w with w = ``check_weight``, both clipped to [0, 1]; 0 when either
+    is not finite."""
+    return verified_score(probability, verified, check_weight)
+
+
+def blend_boxes(first: Box, second: Box, share: float) -> Box:
+    """The box whose corners lie ``share`` of the way from ``first``'s to ``second``'s."""
+    return tuple(float((1.0 - share) * a + share * b) for a, b in zip(first, second))
+
+
+def checked_hands(image: np.ndarray, hands: Sequence[VerifiedHand], check: CheckFn,
+                  check_weight: float = CHECK_WEIGHT, box_share: float = CHECK_BOX_SHARE) -> list[VerifiedHand]:
+    """Verified candidates after the hand check's look at their boxes: hand score :func:`checked_score`, box
+    blended with the check's (:func:`blend_boxes`) and cut to the frame. A candidate the pose net turned down
+    (score 0), or whose check answer is not finite, keeps score 0 and its box."""
+    answers = list(check(image, [hand.box for hand in hands])) if hands else []
+    if len(answers) != len(hands):
+        raise ValueError(f"the hand check answered {len(answers)} boxes for {len(hands)}")
+    height, width = image.shape[:2]
+    out = []
+    for hand, (probability, box) in zip(hands, answers):
+        probability = float(probability)
+        box = tuple(float(v) for v in box)
+        if hand.score <= 0.0 or not math.isfinite(probability) or not all(math.isfinite(v) for v in box):
+            out.append(replace(hand, score=0.0, check_probability=probability))
+            continue
+        blended = cut_to_frame(blend_boxes(hand.box, box, box_share), width, height)
+        out.append(replace(hand, score=checked_score(hand.score, probability, check_weight), box=blended,
+                           check_probability=probability))
+    return out
 
 
 def look_box(image: np.ndarray, intrinsics: Intrinsics, square: Square, look: PoseLook,
@@ -185,10 +242,11 @@ def verify(image: np.ndarray, intrinsics: Intrinsics, candidate: Detection, look
 
 
 def verified_detector(propose: ProposeFn, look: PoseLook, count: int = DEFAULT_PROPOSALS,
-                      detector_weight: float = DETECTOR_WEIGHT, looks: int = LOOKS) -> DetectFn:
+                      detector_weight: float = DETECTOR_WEIGHT, looks: int = LOOKS, check: CheckFn | None = None,
+                      check_weight: float = CHECK_WEIGHT) -> DetectFn:
     """A :data:`DetectFn` that verifies the detector's ``count`` best candidates with the pose net
-    (:func:`verify`) and returns the best :class:`VerifiedHand` (hand score 0 when the detector proposes
-    nothing)."""
+    (:func:`verify`), and with a ``check`` has the hand check judge them too (:func:`checked_hands`), and
+    returns the best :class:`VerifiedHand` (hand score 0 when the detector proposes nothing)."""
     if count < 1:
         raise ValueError(f"count must be >= 1, got {count}")
 
@@ -196,6 +254,8 @@ def verified_detector(propose: ProposeFn, look: PoseLook, count: int = DEFAULT_P
         candidates = list(propose(image))[:count]
         checked = [verify(image, intrinsics, c, look, looks=looks, detector_weight=detector_weight)
                    for c in candidates]
+        if check is not None:
+            checked = checked_hands(image, checked, check, check_weight)
         if not checked:
             return VerifiedHand(0.0, (0.0, 0.0, 1.0, 1.0), 0.0, 0.0)
         return max(checked, key=lambda hand: hand.score)

@@ -40,9 +40,9 @@ from rclpy.node import Node
 
 from gsdf.msg import CropFrame, HandObjectReconstruction
 from gsdf_ros.detect.tracker import TrackerConfig
-from gsdf_ros.detect.verify import DEFAULT_PROPOSALS, RAW_THRESHOLD, VERIFIED_THRESHOLD
+from gsdf_ros.detect.verify import CHECKED_THRESHOLD, DEFAULT_PROPOSALS, RAW_THRESHOLD, VERIFIED_THRESHOLD
 from gsdf_ros.errors import CheckpointError
-from gsdf_ros.hand_finder import HandFinder, crop_of, load_detect_fn, look_detector
+from gsdf_ros.hand_finder import NO_DETECTOR, HandFinder, crop_of, load_check_fn, load_detect_fn, look_detector
 from gsdf_ros.nodes import diagnostics, graph, params, runtime
 from gsdf_ros.nodes.conversions import crop_frame_to_sample, reconstruction_to_msg
 from gsdf_ros.nodes.flow import LatestSlot, RateLimiter, SequenceGaps, StampWindow
@@ -56,6 +56,7 @@ MODEL_LOAD_EXIT_CODE = 2
 """Exit code when the checkpoint is missing, unreadable or does not fit the model, or the device is not there."""
 MESH_TOPIC = "reconstruction/meshes"
 DEFAULT_DETECTOR = "models/hand_detector.pt"
+DEFAULT_CHECK = "models/hand_check.pt"
 """The hand detector checkpoint shipped with the package (used by crop_mode detect when present)."""
 
 PARAMETERS = (
@@ -82,9 +83,13 @@ PARAMETERS = (
     params.ParamSpec("detector", "", "hand detector checkpoint for crop_mode detect (empty: the package's "
                      f"{DEFAULT_DETECTOR} when present, else the model's own whole-image look; none: that look; "
                      "or module:factory)", read_only=True),
-    params.ParamSpec("hand_score_threshold", VERIFIED_THRESHOLD, "crop_mode detect: a hand score below this is "
-                     "'no hand' (no TF, object pose or meshes for the frame); with detector_proposals 0 the score is "
-                     f"the detector's own, for which {RAW_THRESHOLD} suits", min_value=0.0, max_value=1.0),
+    params.ParamSpec("hand_check", "", "crop_mode detect: hand-check checkpoint that judges the verified candidates "
+                     f"too (empty: the package's {DEFAULT_CHECK} when present; none: no check; or module:factory)",
+                     read_only=True),
+    params.ParamSpec("hand_score_threshold", CHECKED_THRESHOLD, "crop_mode detect: a hand score below this is "
+                     "'no hand' (no TF, object pose or meshes for the frame); the default suits candidates verified "
+                     f"and checked; without the hand check {VERIFIED_THRESHOLD} suits, with detector_proposals 0 "
+                     f"(the detector's own score) {RAW_THRESHOLD}", min_value=0.0, max_value=1.0),
     params.ParamSpec("detector_proposals", DEFAULT_PROPOSALS, "crop_mode detect: the pose net verifies this many of "
                      "the detector's best candidates and the best one's hand score is the geometric mean of the "
                      "detector's score and the mean joint confidence, its box that of the joints (0: the detector's "
@@ -144,7 +149,8 @@ class InferenceNode(Node):
         self._predictor: Predictor = load_node_predictor(spec, p["device"], int(p["window_length"]), mesh_options)
         self._finder, self._finder_kind = make_finder(self._predictor, str(p["detector"]), int(p["crop_size"]),
                                                       float(p["hand_score_threshold"]), int(p["redetect_every"]),
-                                                      int(p["detector_proposals"]), int(p["pose_looks"]))
+                                                      int(p["detector_proposals"]), int(p["pose_looks"]),
+                                                      str(p["hand_check"]))
         self._finder_warned = False
         self._crop_size = int(p["crop_size"])
         self._last_whole: CropSample | None = None
@@ -277,7 +283,7 @@ class InferenceNode(Node):
                 self.get_logger().warning("crop_mode detect without a hand detector checkpoint, and the predictor has "
                                           "no whole-image look: whole frames are used as in crop_mode full, with no "
                                           "hand check; detection quality is reduced")
-            elif self._finder_kind != "detector":
+            elif not self._finder_kind.startswith("detector"):
                 self.get_logger().warning(f"crop_mode detect without a hand detector checkpoint: {self._finder_kind} "
                                           "finds the hand; detection quality is reduced")
         if self._finder is None:  # a predictor without a whole-image look: the whole frame, as crop_mode full
@@ -408,7 +414,8 @@ def set_torch_threads(threads: int) -> None:
 
 
 def make_finder(predictor: Predictor, detector: str, crop_size: int, threshold: float,
-                redetect_every: int, proposals: int = 0, pose_looks: int = 1) -> tuple[HandFinder | None, str]:
+                redetect_every: int, proposals: int = 0, pose_looks: int = 1, hand_check: str = NO_DETECTOR
+                ) -> tuple[HandFinder | None, str]:
     """The hand finder of crop_mode detect and what finds the hand: ``detector`` (a checkpoint or
     factory; its best ``proposals`` candidates verified by the predictor's pose net when it has one),
     the model's whole-image look (no checkpoint), or nothing (neither: the whole frame is the crop,
@@ -416,11 +423,20 @@ def make_finder(predictor: Predictor, detector: str, crop_size: int, threshold: 
     crops whose joints the predictor averages (its ``pose_looks``, when it has them). A named detector
     that cannot be loaded is a start-up error."""
     look = getattr(predictor, "pose_look", None) if proposals > 0 else None
+    check = None
+    if look is not None:
+        try:
+            check = load_check_fn(hand_check, graph.package_file(DEFAULT_CHECK))
+        except Exception as exc:
+            raise runtime.StartupError(f"cannot load the hand check {hand_check!r}: {exc}",
+                                       MODEL_LOAD_EXIT_CODE) from None
     try:
-        detect = load_detect_fn(detector, graph.package_file(DEFAULT_DETECTOR), look, proposals)
+        detect = load_detect_fn(detector, graph.package_file(DEFAULT_DETECTOR), look, proposals, check)
     except Exception as exc:
         raise runtime.StartupError(f"cannot load the hand detector {detector!r}: {exc}", MODEL_LOAD_EXIT_CODE) from None
-    kind = f"detector, {proposals} candidates verified by the pose net" if look is not None else "detector"
+    kind = "detector"
+    if look is not None:
+        kind = f"detector, {proposals} candidates verified by the pose net" + (" and checked" if check else "")
     if detect is None:
         look = getattr(predictor, "whole_image_look", None)
         if look is None:

@@ -1,5 +1,6 @@
 """The hand check: squares cut from the frame as the network reads them, boxes that go there and back,
-labels by the share of the hand a square holds, and a training run that resumes and loads for inference."""
+labels by the share of the hand a square holds, and a training run that resumes, exports and loads for
+inference as the node loads it."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from gsdf_ros.detect.check_train import (
     square_label,
     train_check,
 )
+from gsdf_ros.cli.export import main as export_main
 from gsdf_ros.detect.train import DetectorTrainConfig, train_detector
+from gsdf_ros.hand_finder import load_check_fn
 from gsdf_ros.synth.scenes import SceneConfig, write_scenes
 
 
@@ -101,3 +104,12 @@ def test_the_check_trains_on_the_detectors_candidates_resumes_and_loads(tmp_path
         assert torch.allclose(trained(squares)["logit"], folded(squares)["logit"], atol=1e-4)
     with pytest.raises(ValueError, match="not a hand-check"):
         load_check(detector)
+    exported = tmp_path / "models" / "hand_check.pt"
+    assert export_main([str(last), str(exported)]) == 0
+    assert torch.load(exported, weights_only=False)["optimizer_state"] is None
+    check = load_check_fn("", exported)  # empty: the package's default file
+    image = np.random.default_rng(1).integers(0, 255, (96, 128, 3), dtype=np.uint8)
+    answers = check(image, [(10.0, 20.0, 40.0, 60.0), (50.0, 5.0, 90.0, 45.0)])
+    expected = check_boxes(folded, image, [(10.0, 20.0, 40.0, 60.0), (50.0, 5.0, 90.0, 45.0)])
+    assert [a[0] for a in answers] == pytest.approx([e.probability for e in expected], abs=1e-5)
+    assert answers[1][1] == pytest.approx(expected[1].box, abs=1e-3)

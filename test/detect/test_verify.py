@@ -16,12 +16,17 @@ import torch
 from gsdf_ros.detect.model import Detection, decode_detection, decode_proposals
 from gsdf_ros.detect.tracker import square_around
 from gsdf_ros.detect.verify import (
+    CHECK_BOX_SHARE,
+    CHECK_WEIGHT,
     DETECTOR_WEIGHT,
     FIRST_LOOK_ENLARGE,
     FLESH_MARGIN,
     LOOK_ENLARGE,
     Found,
     VerifiedHand,
+    blend_boxes,
+    checked_hands,
+    checked_score,
     cut_to_frame,
     flesh_box,
     joints_box,
@@ -30,7 +35,7 @@ from gsdf_ros.detect.verify import (
     verify,
 )
 from gsdf_ros.geometry import Intrinsics
-from gsdf_ros.hand_finder import load_detect_fn
+from gsdf_ros.hand_finder import load_check_fn, load_detect_fn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "nodes"))
 from nodes_fake_predictor import red_patch  # noqa: E402
@@ -188,3 +193,74 @@ def test_the_node_loader_verifies_when_given_a_look(tmp_path):
 def test_cut_to_frame_keeps_a_box_inside_the_frame():
     assert cut_to_frame((-5.0, 10.0, 50.0, 700.0), 640, 480) == (0.0, 10.0, 50.0, 480.0)
     assert cut_to_frame((700.0, -9.0, 800.0, -1.0), 640, 480) == (640.0, 0.0, 640.0, 0.0)
+
+
+class FakeCheck:
+    """A hand check that believes in a hand only around (60, 60) (probability 0.99, box CHECK_BOX) and
+    elsewhere gives 0.001 and the box it was shown moved by 4 px."""
+
+    CHECK_BOX = (40.0, 40.0, 90.0, 90.0)
+
+    def __init__(self) -> None:
+        self.boxes: list[list[tuple[float, ...]]] = []
+
+    def __call__(self, image, boxes):
+        self.boxes.append([tuple(b) for b in boxes])
+        answers = []
+        for x0, y0, x1, y1 in boxes:
+            if x0 <= 60.0 <= x1 and y0 <= 60.0 <= y1:
+                answers.append((0.99, self.CHECK_BOX))
+            else:
+                answers.append((0.001, (x0 + 4.0, y0 + 4.0, x1 + 4.0, y1 + 4.0)))
+        return answers
+
+
+def test_checked_score_and_blended_box():
+    assert checked_score(0.5, 0.8, check_weight=0.5) == pytest.approx(math.sqrt(0.4))
+    assert checked_score(0.5, 0.8) == pytest.approx(0.5 ** (1 - CHECK_WEIGHT) * 0.8 ** CHECK_WEIGHT)
+    assert checked_score(0.5, math.nan) == 0.0 and checked_score(0.5, 1.7) == pytest.approx(0.5 ** (1 - CHECK_WEIGHT))
+    assert blend_boxes((0.0, 0.0, 10.0, 20.0), (10.0, 10.0, 20.0, 40.0), 0.25) == (2.5, 2.5, 12.5, 25.0)
+
+
+def test_the_hand_check_can_overturn_the_pose_net_and_moves_the_box():
+    decoy = Found(0.9, (20.0, 20.0, 120.0, 120.0))  # the check's hand; the pose net barely reads it
+    hand = Found(0.4, (290.0, 170.0, 390.0, 250.0))  # the pose net's hand; the check says no
+    check = FakeCheck()
+    found = verified_detector(lambda image: [decoy, hand], FakeLook(), count=2, check=check)(FRAME, INTRINSICS)
+    assert found.detector_score == 0.9 and found.check_probability == 0.99
+    assert found.score == pytest.approx(checked_score(hand_score(0.9, 0.05), 0.99))
+    unchecked = verified_detector(lambda image: [decoy, hand], FakeLook(), count=2)(FRAME, INTRINSICS)
+    assert unchecked.detector_score == 0.4 and unchecked.check_probability is None, "without it the pose net wins"
+    pose_box = check.boxes[0][0]
+    assert found.box == pytest.approx(blend_boxes(pose_box, FakeCheck.CHECK_BOX, CHECK_BOX_SHARE))
+    assert len(check.boxes) == 1 and len(check.boxes[0]) == 2, "one call judges every verified candidate"
+
+
+def test_checked_hands_keep_turned_down_candidates_at_zero_and_refuse_short_answers():
+    refused = VerifiedHand(0.0, (50.0, 50.0, 70.0, 70.0), 0.9, 0.0)
+    read = VerifiedHand(0.5, (300.0, 300.0, 340.0, 340.0), 0.6, 0.4)
+    out = checked_hands(FRAME, [refused, read], FakeCheck())
+    assert out[0].score == 0.0 and out[0].box == refused.box and out[0].check_probability == 0.99
+    assert out[1].score == pytest.approx(checked_score(0.5, 0.001))
+    nan_check = checked_hands(FRAME, [read], lambda image, boxes: [(math.nan, boxes[0])])
+    assert nan_check[0].score == 0.0
+    edge = checked_hands(FRAME, [read], lambda image, boxes: [(0.9, (600.0, 440.0, 700.0, 520.0))], box_share=1.0)
+    assert edge[0].box == (600.0, 440.0, 640.0, 480.0), "the blended box is cut to the frame"
+    assert checked_hands(FRAME, [], FakeCheck()) == []
+    with pytest.raises(ValueError, match="answered 1 boxes for 2"):
+        checked_hands(FRAME, [refused, read], lambda image, boxes: [(0.5, boxes[0])])
+
+
+def test_the_node_loader_checks_when_given_a_check(tmp_path):
+    assert load_check_fn("none", tmp_path / "absent.pt") is None
+    assert load_check_fn("", tmp_path / "absent.pt") is None, "no shipped check: none"
+    with pytest.raises(FileNotFoundError, match="hand check checkpoint not found"):
+        load_check_fn(str(tmp_path / "absent.pt"), tmp_path / "absent.pt")
+    check = load_check_fn("nodes_fake_predictor:red_patch_check", tmp_path / "absent.pt")
+    image = np.zeros((480, 640, 3), np.uint8)
+    image[190:230, 310:350] = (255, 0, 0)
+    verified = load_detect_fn("nodes_fake_predictor:red_patch_detector", tmp_path / "absent.pt", FakeLook(), 2, check)
+    found = verified(image, INTRINSICS)
+    assert found.check_probability == 0.95
+    assert found.score == pytest.approx(checked_score(hand_score(red_patch(image).score, 0.6), 0.95))
+    assert found.box == pytest.approx(flesh_box(HAND_UV)), "the stand-in check's box is the one it was shown"

@@ -95,6 +95,19 @@ def red_patch_detector() -> Callable[[np.ndarray], Detection]:
     return red_patch
 
 
+def red_patch_check() -> Callable[[np.ndarray, list], list]:
+    """A stand-in hand check: probability 0.95 for a box holding the red patch's centre, else 0.02; the box
+    as it was shown."""
+
+    def check(rgb: np.ndarray, boxes: list) -> list:
+        patch = red_patch(rgb)
+        cx, cy = (patch.box[0] + patch.box[2]) / 2, (patch.box[1] + patch.box[3]) / 2
+        holds = [patch.score > 0.5 and b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for b in boxes]
+        return [(0.95 if inside else 0.02, tuple(b)) for inside, b in zip(holds, boxes)]
+
+    return check
+
+
 def save_untrained_detector(path: Path) -> Path:
     """A tiny untrained HandDetector checkpoint: it says "no hand" (score ~0.01) everywhere."""
     from gsdf_ros.detect.model import DetectorConfig, HandDetector

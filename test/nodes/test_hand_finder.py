@@ -134,3 +134,33 @@ def test_an_untrained_detector_checkpoint_loads_and_says_no_hand(tmp_path: Path)
     finder = HandFinder(detect, 64)
     found = finder.find(whole_frame(1, 200))
     assert found.sample is None and found.score < 0.5
+
+
+class PoseLookPredictor:
+    """A stand-in predictor with a pose net that reads a hand (confidence 0.6) at the red patch's box."""
+
+    def pose_look(self, image, intrinsics, square):
+        x0, y0, x1, y1 = red_patch(image).box
+        uv = np.array([[x0 + (x1 - x0) * (i % 5) / 4, y0 + (y1 - y0) * (i // 5) / 4] for i in range(21)])
+        return uv, np.full(21, 0.6)
+
+
+def test_the_inference_node_checks_verified_candidates_when_asked(tmp_path: Path) -> None:
+    """hand_check: a factory or checkpoint judges the verified candidates; none leaves them unchecked; a
+    named checkpoint that is not there stops the node at start-up with one clear error."""
+    pytest.importorskip("rclpy")
+    from gsdf_ros.detect.verify import checked_score
+    from gsdf_ros.nodes import runtime
+    from gsdf_ros.nodes.inference_node import make_finder
+
+    fake = "nodes_fake_predictor:red_patch_detector"
+    checked, kind = make_finder(PoseLookPredictor(), fake, 64, 0.3, 5, 2, 1, "nodes_fake_predictor:red_patch_check")
+    assert kind == "detector, 2 candidates verified by the pose net and checked"
+    unchecked, kind = make_finder(PoseLookPredictor(), fake, 64, 0.3, 5, 2, 1, "none")
+    assert kind == "detector, 2 candidates verified by the pose net"
+    frame = whole_frame(3, 300)
+    with_check, without = checked.find(frame), unchecked.find(frame)
+    assert with_check.sample is not None and without.sample is not None
+    assert with_check.score == pytest.approx(checked_score(without.score, 0.95))
+    with pytest.raises(runtime.StartupError, match="cannot load the hand check"):
+        make_finder(PoseLookPredictor(), fake, 64, 0.3, 5, 2, 1, str(tmp_path / "absent.pt"))
