@@ -13,17 +13,17 @@ import argparse
 import json
 from pathlib import Path
 
-import yaml
+from write_detector_record import epoch_losses, eval_and_bench, score_lines, time_lines, training_lines, write_record
 
 from gsdf_ros.detect.check_train import load_check
-from write_detector_record import epoch_losses, score_lines, time_lines
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--eval", type=Path, required=True,
-                        help="gsdf-eval-detector --verify-with ... --check-with ... --out folder, held-out (+ bench.json)")
+                        help="gsdf-eval-detector --verify-with ... --check-with ... --out folder, held-out "
+                             "(+ bench.json)")
     parser.add_argument("--calibration-eval", type=Path, nargs="*", default=[],
                         help="the same on each calibration scene set")
     parser.add_argument("--calibration", nargs="*", default=[], help="the commands that made the calibration scenes")
@@ -34,9 +34,7 @@ def main() -> int:
     args = parser.parse_args()
     model, state = load_check(args.checkpoint)
     train_cfg = state["train_config"]
-    report = json.loads((args.eval / "report.json").read_text())
-    bench_path = args.eval / "bench.json"
-    bench = json.loads(bench_path.read_text()) if bench_path.is_file() else None
+    report, bench = eval_and_bench(args.eval)
     losses = epoch_losses(Path(train_cfg["out_dir"]) / "train_log.csv")
     params = sum(p.numel() for p in model.parameters())
     lines = [
@@ -68,16 +66,11 @@ def main() -> int:
                   "chosen):", ""] + score_lines(calibration)
     if bench and "checked" in bench:
         lines += ["", f"## Time per whole frame (`bench/bench_detector.py`, {bench['threads']} torch threads, CPU)",
-                  "", "Detector, pose-net looks and the check together:", ""] + time_lines(bench["checked"]["per_frame"])
+                  "", "Detector, pose-net looks and the check together:", ""]
+        lines += time_lines(bench["checked"]["per_frame"])
         if "verified" in bench:
             lines += ["", "Without the check:", ""] + time_lines(bench["verified"]["per_frame"])
-    if losses:
-        lines += ["", "## Training loss (mean of each epoch's last 50 steps)", "", "| epoch | loss |", "|---|---|"]
-        lines += [f"| {epoch} | {loss:.4f} |" for epoch, loss in losses]
-    lines += ["", "## Training config", "", "```yaml", yaml.safe_dump(train_cfg, sort_keys=False).rstrip(), "```", ""]
-    args.out.write_text("\n".join(lines))
-    print(f"wrote {args.out}")
-    return 0
+    return write_record(args.out, lines + training_lines(losses, train_cfg))
 
 
 if __name__ == "__main__":

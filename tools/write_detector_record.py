@@ -51,6 +51,30 @@ def epoch_losses(log_path: Path) -> list[tuple[int, float]]:
     return losses
 
 
+def training_lines(losses: list[tuple[int, float]], train_cfg: dict) -> list[str]:
+    """The record's closing sections: the loss per epoch (when logged) and the training config."""
+    lines = []
+    if losses:
+        lines += ["", "## Training loss (mean of each epoch's last 50 steps)", "", "| epoch | loss |", "|---|---|"]
+        lines += [f"| {epoch} | {loss:.4f} |" for epoch, loss in losses]
+    return lines + ["", "## Training config", "", "```yaml", yaml.safe_dump(train_cfg, sort_keys=False).rstrip(),
+                    "```", ""]
+
+
+def eval_and_bench(folder: Path) -> tuple[dict, dict | None]:
+    """A gsdf-eval-detector --out folder's report.json and, when there, its bench.json."""
+    bench_path = folder / "bench.json"
+    bench = json.loads(bench_path.read_text()) if bench_path.is_file() else None
+    return json.loads((folder / "report.json").read_text()), bench
+
+
+def write_record(path: Path, lines: list[str]) -> int:
+    """Write the record's lines to ``path`` and say so; the command's exit status."""
+    path.write_text("\n".join(lines))
+    print(f"wrote {path}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, required=True)
@@ -66,9 +90,7 @@ def main() -> int:
     args = parser.parse_args()
     model, state = load_detector(args.checkpoint)
     train_cfg = state["train_config"]
-    report = json.loads((args.eval / "report.json").read_text())
-    bench_path = args.eval / "bench.json"
-    bench = json.loads(bench_path.read_text()) if bench_path.is_file() else None
+    report, bench = eval_and_bench(args.eval)
     losses = epoch_losses(args.log or Path(train_cfg["out_dir"]) / "train_log.csv")
     params = sum(p.numel() for p in model.parameters())
     lines = [
@@ -113,13 +135,7 @@ def main() -> int:
             lines += ["", f"Verified by the pose net ({checked['proposals']} candidates, `--verify-with "
                       f"{checked['model']}`): detector and pose-net looks together.", ""]
             lines += time_lines(checked["per_frame"])
-    if losses:
-        lines += ["", "## Training loss (mean of each epoch's last 50 steps)", "", "| epoch | loss |", "|---|---|"]
-        lines += [f"| {epoch} | {loss:.4f} |" for epoch, loss in losses]
-    lines += ["", "## Training config", "", "```yaml", yaml.safe_dump(train_cfg, sort_keys=False).rstrip(), "```", ""]
-    args.out.write_text("\n".join(lines))
-    print(f"wrote {args.out}")
-    return 0
+    return write_record(args.out, lines + training_lines(losses, train_cfg))
 
 
 if __name__ == "__main__":

@@ -19,47 +19,42 @@ from gsdf_ros.detect.verify import (
 from gsdf_ros.train import parse_overrides
 
 
-def train_main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="gsdf-train-detector", description="Train the hand detector from a config.")
-    p.add_argument("--config", required=True, help="YAML training config (configs/detector.yaml)")
+def run_training(prog: str, description: str, example: str, argv: list[str] | None, config_class: str,
+                 train: str) -> int:
+    """The shared body of the training commands: a YAML config, key=value overrides and ``--resume``;
+    ``config_class`` and ``train`` name the config class and the train function (``module:name``)."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("--config", required=True, help=f"YAML training config ({example})")
     p.add_argument("--resume", help="checkpoint to continue from (OUT/last.pt)")
     p.add_argument("overrides", nargs="*", help="key=value overrides")
     args = p.parse_args(argv)
+    import importlib
     import logging
 
-    from gsdf_ros.detect.train import DetectorTrainConfig, train_detector
+    def named(spec: str):
+        module, name = spec.split(":")
+        return getattr(importlib.import_module(module), name)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        cfg = DetectorTrainConfig.from_yaml(args.config, parse_overrides(args.overrides))
-        last = train_detector(cfg, resume=args.resume)
+        cfg = named(config_class).from_yaml(args.config, parse_overrides(args.overrides))
+        last = named(train)(cfg, resume=args.resume)
     except (OSError, ValueError) as error:
-        print(f"gsdf-train-detector: {error}", file=sys.stderr)
+        print(f"{prog}: {error}", file=sys.stderr)
         return 2
-    print(f"gsdf-train-detector: done, last checkpoint {last}")
+    print(f"{prog}: done, last checkpoint {last}")
     return 0
+
+
+def train_main(argv: list[str] | None = None) -> int:
+    return run_training("gsdf-train-detector", "Train the hand detector from a config.", "configs/detector.yaml", argv,
+                        "gsdf_ros.detect.train:DetectorTrainConfig", "gsdf_ros.detect.train:train_detector")
 
 
 def train_check_main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="gsdf-train-hand-check",
-                                description="Train the hand check on the detector's candidates from a config.")
-    p.add_argument("--config", required=True, help="YAML training config (configs/hand_check.yaml)")
-    p.add_argument("--resume", help="checkpoint to continue from (OUT/last.pt)")
-    p.add_argument("overrides", nargs="*", help="key=value overrides")
-    args = p.parse_args(argv)
-    import logging
-
-    from gsdf_ros.detect.check_train import CheckTrainConfig, train_check
-
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        cfg = CheckTrainConfig.from_yaml(args.config, parse_overrides(args.overrides))
-        last = train_check(cfg, resume=args.resume)
-    except (OSError, ValueError) as error:
-        print(f"gsdf-train-hand-check: {error}", file=sys.stderr)
-        return 2
-    print(f"gsdf-train-hand-check: done, last checkpoint {last}")
-    return 0
+    return run_training("gsdf-train-hand-check", "Train the hand check on the detector's candidates from a config.",
+                        "configs/hand_check.yaml", argv, "gsdf_ros.detect.check_train:CheckTrainConfig",
+                        "gsdf_ros.detect.check_train:train_check")
 
 
 def eval_main(argv: list[str] | None = None) -> int:
@@ -77,8 +72,8 @@ def eval_main(argv: list[str] | None = None) -> int:
     p.add_argument("--detector-weight", type=float, default=DETECTOR_WEIGHT,
                    help="exponent of the detector's score in the verified hand score (with --verify-with)")
     p.add_argument("--check-with", metavar="CHECK",
-                   help="a hand-check checkpoint (models/hand_check.pt) that judges the verified candidates too, as the "
-                        "inference node does by default (with --verify-with)")
+                   help="a hand-check checkpoint (models/hand_check.pt) that judges the verified candidates too, "
+                        "as the inference node does by default (with --verify-with)")
     p.add_argument("--check-weight", type=float, default=CHECK_WEIGHT,
                    help="exponent of the hand check's probability in the hand score (with --check-with)")
     p.add_argument("--threshold", type=float, default=None,

@@ -28,11 +28,9 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-from gsdf_ros.checkpoint import git_commit
 from gsdf_ros.detect.check import KIND, Box, CheckConfig, HandCheck, box_in_square, candidate_square, cut_square
 from gsdf_ros.detect.data import SceneDataset, scenes_fingerprint
 from gsdf_ros.image_norm import IMAGENET_MEAN, IMAGENET_STD
-from gsdf_ros.model.fold import fold_batchnorm
 
 log = logging.getLogger("gsdf_ros.detect")
 HOLDS_HAND = 0.7
@@ -72,12 +70,9 @@ class CheckTrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> CheckTrainConfig:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-        data.update(overrides or {})
-        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown hand-check training keys: {sorted(unknown)}")
-        return cls(**data)
+        from gsdf_ros.detect.train import config_from_yaml
+
+        return config_from_yaml(cls, path, overrides, "hand-check training")
 
 
 def held_share(box: Box, square: tuple[float, float, float]) -> float:
@@ -200,34 +195,20 @@ def check_loss(out: dict[str, torch.Tensor], label: torch.Tensor, box: torch.Ten
 def save_check(path: Path, model: HandCheck, cfg: CheckTrainConfig, optimiser=None, epoch: int = 0, step: int = 0,
                fingerprint: str | None = None) -> Path:
     """Write a hand-check checkpoint atomically (with or without optimiser state)."""
-    state = {
-        "kind": KIND, "check_config": dataclasses.asdict(model.cfg), "model_state": model.state_dict(),
-        "train_config": dataclasses.asdict(cfg), "epoch": epoch, "step": step, "seed": cfg.seed,
-        "git_commit": git_commit(), "data_fingerprint": fingerprint,
-        "optimizer_state": None if optimiser is None else optimiser.state_dict(),
-    }
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
-    return path
+    from gsdf_ros.detect.train import training_state, write_atomically
+
+    return write_atomically(training_state(KIND, "check_config", model, cfg, optimiser, epoch, step, fingerprint),
+                            path)
 
 
 def load_check(path: str | Path, device: str | torch.device = "cpu", inference: bool = False
                ) -> tuple[HandCheck, dict]:
-    """A hand-check checkpoint's model (eval mode) and its stored dict; ValueError when it is not one.
-    ``inference``: batch norms folded (same outputs, faster; the model can no longer train)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"hand check checkpoint not found: {path}")
-    state = torch.load(path, map_location=device, weights_only=False)
-    if not isinstance(state, dict) or state.get("kind") != KIND:
-        raise ValueError(f"{path} is not a hand-check checkpoint")
-    model = HandCheck(CheckConfig(**state["check_config"]))
-    model.load_state_dict(state["model_state"])
-    model = model.to(device).eval()
-    if inference:
-        fold_batchnorm(model)
-    return model, state
+    """A hand-check checkpoint's model (eval mode) and its stored dict
+    (:func:`~gsdf_ros.detect.train.load_trained`)."""
+    from gsdf_ros.detect.train import load_trained
+
+    return load_trained(path, KIND, "hand-check", lambda state: HandCheck(CheckConfig(**state["check_config"])),
+                        device, inference)
 
 
 def train_check(cfg: CheckTrainConfig, resume: str | Path | None = None) -> Path:

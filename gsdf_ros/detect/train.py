@@ -14,12 +14,13 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 import yaml
+from torch import nn
 from torch.utils.data import DataLoader
 
 from gsdf_ros.checkpoint import git_commit
@@ -71,12 +72,18 @@ class DetectorTrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> DetectorTrainConfig:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-        data.update(overrides or {})
-        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown detector training keys: {sorted(unknown)}")
-        return cls(**data)
+        return config_from_yaml(cls, path, overrides, "detector training")
+
+
+def config_from_yaml(cls: type, path: str | Path, overrides: dict[str, Any] | None, what: str) -> Any:
+    """A training config dataclass from a YAML file with top-level ``overrides``; ValueError (naming
+    ``what``) for keys it does not have."""
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    data.update(overrides or {})
+    unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise ValueError(f"unknown {what} keys: {sorted(unknown)}")
+    return cls(**data)
 
 
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, beta: float = 4.0) -> torch.Tensor:
@@ -102,38 +109,60 @@ def detector_loss(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], 
     return {"loss": total, "heat": heat, "size": size, "offset": offset}
 
 
-def save(path: Path, model: HandDetector, cfg: DetectorTrainConfig, optimiser=None, epoch: int = 0, step: int = 0,
-         fingerprint: str | None = None) -> Path:
-    """Write a detector checkpoint atomically (with or without optimiser state)."""
-    state = {
-        "kind": KIND, "detector_config": dataclasses.asdict(model.cfg), "model_state": model.state_dict(),
+def training_state(kind: str, config_key: str, model: nn.Module, cfg: Any, optimiser=None, epoch: int = 0,
+                   step: int = 0, fingerprint: str | None = None) -> dict[str, Any]:
+    """What a hand-detector or hand-check checkpoint holds: ``kind``, the network's config under
+    ``config_key``, its weights, the training config, progress, seed, commit, data fingerprint and optimiser."""
+    return {
+        "kind": kind, config_key: dataclasses.asdict(model.cfg), "model_state": model.state_dict(),
         "train_config": dataclasses.asdict(cfg), "epoch": epoch, "step": step, "seed": cfg.seed,
         "git_commit": git_commit(), "data_fingerprint": fingerprint,
         "optimizer_state": None if optimiser is None else optimiser.state_dict(),
     }
+
+
+def write_atomically(state: dict[str, Any], path: str | Path) -> Path:
+    """``torch.save`` through a temporary file beside ``path``, so no reader sees half a checkpoint."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     torch.save(state, tmp)
     tmp.replace(path)
     return path
 
 
-def load_detector(path: str | Path, device: str | torch.device = "cpu",
-                  inference: bool = False) -> tuple[HandDetector, dict]:
-    """A detector checkpoint's model (eval mode) and its stored dict; ValueError when it is not one.
-    ``inference``: its batch norms folded into the convolutions before them (same outputs, faster; the
-    model can no longer train)."""
+def save(path: Path, model: HandDetector, cfg: DetectorTrainConfig, optimiser=None, epoch: int = 0, step: int = 0,
+         fingerprint: str | None = None) -> Path:
+    """Write a detector checkpoint atomically (with or without optimiser state)."""
+    return write_atomically(training_state(KIND, "detector_config", model, cfg, optimiser, epoch, step, fingerprint),
+                            path)
+
+
+def load_trained(path: str | Path, kind: str, what: str, build: Callable[[dict], nn.Module],
+                 device: str | torch.device = "cpu", inference: bool = False) -> tuple[nn.Module, dict]:
+    """The model (eval mode) of a checkpoint of ``kind`` (``build`` makes the network from the stored dict)
+    and the dict; FileNotFoundError or ValueError (naming ``what``) when it is missing or another kind.
+    ``inference``: batch norms folded into the convolutions before them (same outputs, faster; the model
+    can no longer train)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"detector checkpoint not found: {path}")
+        raise FileNotFoundError(f"{what} checkpoint not found: {path}")
     state = torch.load(path, map_location=device, weights_only=False)
-    if not isinstance(state, dict) or state.get("kind") != KIND:
-        raise ValueError(f"{path} is not a hand-detector checkpoint")
-    model = HandDetector(DetectorConfig(**state["detector_config"]))
+    if not isinstance(state, dict) or state.get("kind") != kind:
+        raise ValueError(f"{path} is not a {what} checkpoint")
+    model = build(state)
     model.load_state_dict(state["model_state"])
     model = model.to(device).eval()
     if inference:
         fold_batchnorm(model)
     return model, state
+
+
+def load_detector(path: str | Path, device: str | torch.device = "cpu",
+                  inference: bool = False) -> tuple[HandDetector, dict]:
+    """A detector checkpoint's model (eval mode) and its stored dict (:func:`load_trained`)."""
+    build = lambda state: HandDetector(DetectorConfig(**state["detector_config"]))  # noqa: E731
+    return load_trained(path, KIND, "hand-detector", build, device, inference)
 
 
 def export_detector(src: str | Path, dst: str | Path) -> Path:
@@ -146,12 +175,7 @@ def export_detector(src: str | Path, dst: str | Path) -> Path:
         raise ValueError(f"{src} is neither a hand-detector nor a hand-check checkpoint")
     _, state = (load_detector if kind == KIND else load_check)(src)
     state["optimizer_state"] = None
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    torch.save(state, tmp)
-    tmp.replace(dst)
-    return dst
+    return write_atomically(state, dst)
 
 
 def detect_checkpoint_kind(path: str | Path) -> str | None:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from gsdf_ros.cli.export import main as export_main
 from gsdf_ros.detect.check import CheckConfig, HandCheck, box_from_square, box_in_square, check_boxes, cut_square
 from gsdf_ros.detect.check_train import (
     CheckTrainConfig,
@@ -19,7 +20,6 @@ from gsdf_ros.detect.check_train import (
     square_label,
     train_check,
 )
-from gsdf_ros.cli.export import main as export_main
 from gsdf_ros.detect.train import DetectorTrainConfig, train_detector
 from gsdf_ros.hand_finder import load_check_fn
 from gsdf_ros.synth.scenes import SceneConfig, write_scenes
