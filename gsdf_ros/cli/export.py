@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
                              "the rest of the same pose net frozen (train_only: [root_head])")
     args = parser.parse_args(argv)
     try:
-        from gsdf_ros.detect.train import export_detector, is_detector_checkpoint
+        from gsdf_ros.detect.export import export_detector, is_detector_checkpoint
 
         if args.root_head is not None:
             if len(args.checkpoint) > 1:

@@ -30,6 +30,7 @@ import yaml
 
 from gsdf_ros.detect.check import KIND, Box, CheckConfig, HandCheck, box_in_square, candidate_square, cut_square
 from gsdf_ros.detect.data import SceneDataset, scenes_fingerprint
+from gsdf_ros.detect.trained import config_from_yaml, load_trained, training_state, write_atomically
 from gsdf_ros.image_norm import IMAGENET_MEAN, IMAGENET_STD
 
 log = logging.getLogger("gsdf_ros.detect")
@@ -70,8 +71,6 @@ class CheckTrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> CheckTrainConfig:
-        from gsdf_ros.detect.train import config_from_yaml
-
         return config_from_yaml(cls, path, overrides, "hand-check training")
 
 
@@ -195,8 +194,6 @@ def check_loss(out: dict[str, torch.Tensor], label: torch.Tensor, box: torch.Ten
 def save_check(path: Path, model: HandCheck, cfg: CheckTrainConfig, optimiser=None, epoch: int = 0, step: int = 0,
                fingerprint: str | None = None) -> Path:
     """Write a hand-check checkpoint atomically (with or without optimiser state)."""
-    from gsdf_ros.detect.train import training_state, write_atomically
-
     return write_atomically(training_state(KIND, "check_config", model, cfg, optimiser, epoch, step, fingerprint),
                             path)
 
@@ -205,8 +202,6 @@ def load_check(path: str | Path, device: str | torch.device = "cpu", inference: 
                ) -> tuple[HandCheck, dict]:
     """A hand-check checkpoint's model (eval mode) and its stored dict
     (:func:`~gsdf_ros.detect.train.load_trained`)."""
-    from gsdf_ros.detect.train import load_trained
-
     return load_trained(path, KIND, "hand-check", lambda state: HandCheck(CheckConfig(**state["check_config"])),
                         device, inference)
 

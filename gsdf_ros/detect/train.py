@@ -14,18 +14,17 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 import yaml
-from torch import nn
 from torch.utils.data import DataLoader
 
-from gsdf_ros.checkpoint import git_commit
 from gsdf_ros.detect.data import SceneDataset, box_iou, fit_to_canvas, scenes_fingerprint
 from gsdf_ros.detect.model import Detection, DetectorConfig, HandDetector, decode_proposals
+from gsdf_ros.detect.trained import config_from_yaml, load_trained, training_state, write_atomically
 from gsdf_ros.detect.verify import (
     CHECK_WEIGHT,
     DEFAULT_PROPOSALS,
@@ -40,7 +39,6 @@ from gsdf_ros.detect.verify import (
     verified_detector,
 )
 from gsdf_ros.image_norm import normalise_image
-from gsdf_ros.model.fold import fold_batchnorm
 
 log = logging.getLogger("gsdf_ros.detect")
 KIND = "hand_detector"
@@ -75,17 +73,6 @@ class DetectorTrainConfig:
         return config_from_yaml(cls, path, overrides, "detector training")
 
 
-def config_from_yaml(cls: type, path: str | Path, overrides: dict[str, Any] | None, what: str) -> Any:
-    """A training config dataclass from a YAML file with top-level ``overrides``; ValueError (naming
-    ``what``) for keys it does not have."""
-    data = yaml.safe_load(Path(path).read_text()) or {}
-    data.update(overrides or {})
-    unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
-    if unknown:
-        raise ValueError(f"unknown {what} keys: {sorted(unknown)}")
-    return cls(**data)
-
-
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, beta: float = 4.0) -> torch.Tensor:
     """CenterNet's penalty-reduced focal loss, normalised by the number of centres (at least 1)."""
     p = torch.sigmoid(logits).clamp(1e-4, 1 - 1e-4)
@@ -109,28 +96,6 @@ def detector_loss(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], 
     return {"loss": total, "heat": heat, "size": size, "offset": offset}
 
 
-def training_state(kind: str, config_key: str, model: nn.Module, cfg: Any, optimiser=None, epoch: int = 0,
-                   step: int = 0, fingerprint: str | None = None) -> dict[str, Any]:
-    """What a hand-detector or hand-check checkpoint holds: ``kind``, the network's config under
-    ``config_key``, its weights, the training config, progress, seed, commit, data fingerprint and optimiser."""
-    return {
-        "kind": kind, config_key: dataclasses.asdict(model.cfg), "model_state": model.state_dict(),
-        "train_config": dataclasses.asdict(cfg), "epoch": epoch, "step": step, "seed": cfg.seed,
-        "git_commit": git_commit(), "data_fingerprint": fingerprint,
-        "optimizer_state": None if optimiser is None else optimiser.state_dict(),
-    }
-
-
-def write_atomically(state: dict[str, Any], path: str | Path) -> Path:
-    """``torch.save`` through a temporary file beside ``path``, so no reader sees half a checkpoint."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
-    return path
-
-
 def save(path: Path, model: HandDetector, cfg: DetectorTrainConfig, optimiser=None, epoch: int = 0, step: int = 0,
          fingerprint: str | None = None) -> Path:
     """Write a detector checkpoint atomically (with or without optimiser state)."""
@@ -138,58 +103,11 @@ def save(path: Path, model: HandDetector, cfg: DetectorTrainConfig, optimiser=No
                             path)
 
 
-def load_trained(path: str | Path, kind: str, what: str, build: Callable[[dict], nn.Module],
-                 device: str | torch.device = "cpu", inference: bool = False) -> tuple[nn.Module, dict]:
-    """The model (eval mode) of a checkpoint of ``kind`` (``build`` makes the network from the stored dict)
-    and the dict; FileNotFoundError or ValueError (naming ``what``) when it is missing or another kind.
-    ``inference``: batch norms folded into the convolutions before them (same outputs, faster; the model
-    can no longer train)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} checkpoint not found: {path}")
-    state = torch.load(path, map_location=device, weights_only=False)
-    if not isinstance(state, dict) or state.get("kind") != kind:
-        raise ValueError(f"{path} is not a {what} checkpoint")
-    model = build(state)
-    model.load_state_dict(state["model_state"])
-    model = model.to(device).eval()
-    if inference:
-        fold_batchnorm(model)
-    return model, state
-
-
 def load_detector(path: str | Path, device: str | torch.device = "cpu",
                   inference: bool = False) -> tuple[HandDetector, dict]:
     """A detector checkpoint's model (eval mode) and its stored dict (:func:`load_trained`)."""
     build = lambda state: HandDetector(DetectorConfig(**state["detector_config"]))  # noqa: E731
     return load_trained(path, KIND, "hand-detector", build, device, inference)
-
-
-def export_detector(src: str | Path, dst: str | Path) -> Path:
-    """A copy of a hand detector or hand check checkpoint without optimiser state (what the inference node
-    loads); ValueError for any other file."""
-    from gsdf_ros.detect.check_train import load_check
-
-    kind = detect_checkpoint_kind(src)
-    if kind is None:
-        raise ValueError(f"{src} is neither a hand-detector nor a hand-check checkpoint")
-    _, state = (load_detector if kind == KIND else load_check)(src)
-    state["optimizer_state"] = None
-    return write_atomically(state, dst)
-
-
-def detect_checkpoint_kind(path: str | Path) -> str | None:
-    """``hand_detector`` or ``hand_check`` for those checkpoints, None for any other (a gSDF model)."""
-    from gsdf_ros.detect.check import KIND as CHECK_KIND
-
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    kind = state.get("kind") if isinstance(state, dict) else None
-    return kind if kind in (KIND, CHECK_KIND) else None
-
-
-def is_detector_checkpoint(path: str | Path) -> bool:
-    """Whether ``path`` holds a hand-detector or hand-check checkpoint (not a gSDF model one)."""
-    return detect_checkpoint_kind(path) is not None
 
 
 def train_detector(cfg: DetectorTrainConfig, resume: str | Path | None = None) -> Path:

@@ -7,12 +7,14 @@ from pathlib import Path
 import pytest
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-TRAIN_CONFIGS = sorted(p.name for p in CONFIGS.glob("*.yaml") if not p.name.startswith("detector"))
+TRAIN_CONFIGS = sorted(p.name for p in CONFIGS.glob("*.yaml") if not p.name.startswith(("detector", "hand_check")))
 DETECTOR_CONFIGS = sorted(p.name for p in CONFIGS.glob("detector*.yaml"))
+CHECK_CONFIGS = sorted(p.name for p in CONFIGS.glob("hand_check*.yaml"))
 
 
 def test_there_are_configs_of_both_kinds() -> None:
     assert "tiny_pose.yaml" in TRAIN_CONFIGS and "detector.yaml" in DETECTOR_CONFIGS
+    assert "hand_check.yaml" in CHECK_CONFIGS
 
 
 @pytest.mark.parametrize("name", TRAIN_CONFIGS)
@@ -35,3 +37,13 @@ def test_a_detector_config_loads(name: str) -> None:
     cfg = DetectorTrainConfig.from_yaml(CONFIGS / name)
     DetectorConfig(**cfg.model)
     assert cfg.epochs >= 1
+
+
+@pytest.mark.parametrize("name", CHECK_CONFIGS)
+def test_a_hand_check_config_loads(name: str) -> None:
+    from gsdf_ros.detect.check import CheckConfig
+    from gsdf_ros.detect.check_train import CheckTrainConfig
+
+    cfg = CheckTrainConfig.from_yaml(CONFIGS / name)
+    CheckConfig(**cfg.model)
+    assert cfg.epochs >= 1 and cfg.out_dir.startswith("runs/")
