@@ -201,7 +201,7 @@ def save_check(path: Path, model: HandCheck, cfg: CheckTrainConfig, optimiser=No
 def load_check(path: str | Path, device: str | torch.device = "cpu", inference: bool = False
                ) -> tuple[HandCheck, dict]:
     """A hand-check checkpoint's model (eval mode) and its stored dict
-    (:func:`~gsdf_ros.detect.train.load_trained`)."""
+    (:func:`~gsdf_ros.detect.trained.load_trained`)."""
     return load_trained(path, KIND, "hand-check", lambda state: HandCheck(CheckConfig(**state["check_config"])),
                         device, inference)
 

@@ -56,8 +56,9 @@ MODEL_LOAD_EXIT_CODE = 2
 """Exit code when the checkpoint is missing, unreadable or does not fit the model, or the device is not there."""
 MESH_TOPIC = "reconstruction/meshes"
 DEFAULT_DETECTOR = "models/hand_detector.pt"
-DEFAULT_CHECK = "models/hand_check.pt"
 """The hand detector checkpoint shipped with the package (used by crop_mode detect when present)."""
+DEFAULT_CHECK = "models/hand_check.pt"
+"""The hand check shipped with the package (judges the verified candidates in crop_mode detect when present)."""
 
 PARAMETERS = (
     params.ParamSpec("checkpoint", "", "model checkpoint file, or module:factory returning a Predictor "
