@@ -24,7 +24,7 @@ from gsdf_ros.checkpoint import load_checkpoint_model
 from gsdf_ros.data.loading import DataSettings, open_dataset
 from gsdf_ros.eval_report import json_default, pick_examples, plot_histograms, render_example, results_markdown
 from gsdf_ros.eval_scoring import SCORED_KEYS, SampleReconstruction, ScoringJob, ScoringPool, score_job
-from gsdf_ros.geometry.pose_looks import MAX_LOOKS, SINGLE_LOOK, PoseLooks, pose_looks
+from gsdf_ros.geometry.pose_looks import DEFAULT_LOOKS, MAX_LOOKS, SINGLE_LOOK, PoseLooks, pose_looks
 from gsdf_ros.geometry.virtual_camera import HAND_CROP_ENLARGE
 from gsdf_ros.live_crop import REFINE_STEPS, read_hand, shape_inputs
 from gsdf_ros.metrics import summarize
@@ -60,7 +60,7 @@ class EvalConfig:
     """``live``, single frames: hand crops around the model's own joints after its whole-image look
     (:func:`gsdf_ros.live_crop.locate_hand`); None: 0 for models trained on whole images, else
     :data:`~gsdf_ros.live_crop.REFINE_STEPS`."""
-    pose_looks: int = 1
+    pose_looks: int = DEFAULT_LOOKS
     """``live``, single frames, models trained on hand crops: the joints are the mean over the first
     this many crops around the hand (:func:`~gsdf_ros.geometry.pose_looks.pose_looks`; 1: the hand crop)."""
 
@@ -277,7 +277,7 @@ def evaluate(cfg: EvalConfig, dataset: Any | None = None, progress: bool = True)
     frames = len(next(iter(rows.values())))
     meta = {"checkpoint": str(cfg.checkpoint), "split": cfg.split, "mesh": cfg.mesh, "resolution": cfg.resolution,
             "samples": frames, "items": count, "clip_len": clip_len, "git_commit": checkpoint.git_commit,
-            "data_fingerprint": checkpoint.data_fingerprint}
+            "data_fingerprint": checkpoint.data_fingerprint, "pose_looks": cfg.pose_looks}
     (out / "summary.json").write_text(json.dumps({"meta": meta, **summary}, indent=2, default=json_default))
     (out / "results.md").write_text(results_markdown(summary, meta))
     for protocol, protocol_rows in rows.items():

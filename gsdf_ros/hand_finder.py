@@ -40,7 +40,7 @@ from gsdf_ros.detect.verify import (
 )
 from gsdf_ros.geometry.camera import Intrinsics
 from gsdf_ros.geometry.pose_looks import PoseLooks
-from gsdf_ros.geometry.virtual_camera import virtual_crop, warp_crop
+from gsdf_ros.geometry.virtual_camera import rotate_crop, virtual_crop, warp_crop
 from gsdf_ros.result import CropSample
 
 LookFn = Callable[[np.ndarray, Intrinsics], tuple[np.ndarray, np.ndarray]]
@@ -139,10 +139,10 @@ def load_detect_fn(spec: str, default_path: Path, look: PoseLook | None = None, 
     return model_detect_fn(model, look, proposals, check=check)
 
 
-def crop_of(frame: CropSample, square: tuple[float, float, float], size: int) -> CropSample:
+def crop_of(frame: CropSample, square: tuple[float, float, float], size: int, turn: float = 0.0) -> CropSample:
     """The `size` x `size` crop of a whole frame inside the square (x0, y0, side), cut with the exact
-    virtual camera (default `square`: the frame's own box, the whole image)."""
-    crop = virtual_crop(frame_intrinsics(frame), square, size)
+    virtual camera, turned in-plane by ``turn`` degrees about its centre."""
+    crop = rotate_crop(virtual_crop(frame_intrinsics(frame), square, size), turn)
     return CropSample(frame.stamp_ns, frame.frame_id, warp_crop(frame.image, crop), crop.intrinsics.matrix(),
                       crop.rotation, crop.box)
 
@@ -212,7 +212,8 @@ class HandFinder:
         looks: tuple[CropSample, ...] = ()
         if self.looks is not None:  # the first look is the hand crop itself
             size = (frame.image.shape[1], frame.image.shape[0])
-            looks = (hand, *(crop_of(frame, box, self.crop_size) for box in self.looks.squares(square, size)[1:]))
+            looks = (hand, *(crop_of(frame, box, self.crop_size, turn)
+                             for box, turn in self.looks.looks(square, size)[1:]))
         if self.shape_scale is None:
             return Finding(replace(hand, pose_looks=looks), self.score, detected)
         x0, y0, side = square

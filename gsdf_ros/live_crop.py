@@ -6,10 +6,8 @@ is a virtual camera (:mod:`gsdf_ros.geometry.virtual_camera`); results come back
 were computed in, so callers map them to the source optical frame with ``crop.rotation``.
 
 The final reading (:func:`read_hand`) may average the joints of several looks around the last
-estimate, at three crop sizes and five centres (:class:`PoseLooks`): each look errs differently,
-above all in the wrist's depth, which the root-depth head reads from the crop's scale. On the pose
-data's val split mean E_h is 3.83 cm with one look and 3.20 with fifteen; on hand-only crossing
-clips the mean is worse than one look, so one look is the default.
+estimate, at three crop sizes and three in-plane turns (:class:`PoseLooks`): each look errs
+differently, above all in the wrist's depth, which the root-depth head reads from the crop's scale.
 """
 
 from __future__ import annotations

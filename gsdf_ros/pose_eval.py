@@ -21,7 +21,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
-from gsdf_ros.geometry.pose_looks import SINGLE_LOOK, PoseLooks
+from gsdf_ros.geometry.pose_looks import DEFAULT_LOOKS, PoseLooks, pose_looks
 from gsdf_ros.geometry.virtual_camera import to_source_frame
 from gsdf_ros.hand.joints import BONES
 from gsdf_ros.live_crop import REFINE_STEPS, read_hand
@@ -87,7 +87,7 @@ class PoseEvalConfig:
     protocols: tuple[str, ...] = POSE_PROTOCOLS
     limit: int | None = None
     refine_steps: int = REFINE_STEPS
-    looks: PoseLooks = SINGLE_LOOK
+    looks: PoseLooks = pose_looks(DEFAULT_LOOKS)
 
     def __post_init__(self) -> None:
         unknown = set(self.protocols) - set(POSE_PROTOCOLS)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from gsdf_ros.checkpoint import CheckpointError
+from gsdf_ros.geometry.pose_looks import DEFAULT_LOOKS, LOOKS_HELP
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,9 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="paper: hand-centred crop and true wrist depth; live: nothing from the ground truth")
     p.add_argument("--limit", type=int, help="the first N samples only")
     p.add_argument("--refine-steps", type=int, default=None, help="live: hand crops after the whole-image look")
-    p.add_argument("--pose-looks", type=int, default=1,
-                   help="live: average the joints over the first N of 15 crops around the hand (1: the hand crop "
-                        "alone; 5: it at five centres; the inference node's pose_looks, default 1)")
+    p.add_argument("--pose-looks", type=int, default=DEFAULT_LOOKS,
+                   help=f"live: {LOOKS_HELP} (the inference node's pose_looks; default {DEFAULT_LOOKS})")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", required=True, help="output directory")
     return p

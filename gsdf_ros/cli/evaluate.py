@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from gsdf_ros.checkpoint import CheckpointError
+from gsdf_ros.geometry.pose_looks import DEFAULT_LOOKS, LOOKS_HELP
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,9 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=1,
                         help="processes scoring meshes (ICP, nearest neighbours) while the model reconstructs the "
                         "next samples; same results for any value")
-    parser.add_argument("--pose-looks", type=int, default=1,
-                        help="live: average the joints over the first N of 15 crops around the hand (1: the hand "
-                        "crop alone; 5: it at five centres; the inference node's pose_looks, default 1)")
+    parser.add_argument("--pose-looks", type=int, default=DEFAULT_LOOKS,
+                        help=f"live: {LOOKS_HELP} (the inference node's pose_looks; default {DEFAULT_LOOKS})")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--no-progress", action="store_true")
     return parser

@@ -10,14 +10,11 @@ the principal point at the crop centre this is the rotation of the image about i
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from gsdf_ros.geometry.virtual_camera import VirtualCrop
 
 
 @dataclass(frozen=True)
@@ -102,23 +99,6 @@ def sample_augment(config: AugmentConfig, rng: np.random.Generator) -> AugmentPa
         blur_sigma_px=sigma if blur and sigma > 0.05 else 0.0,
         lowres_px=lowres,
     )
-
-
-def rotation_z(angle_deg: float) -> np.ndarray:
-    """R_z(angle): rotation about the optical axis."""
-    a = math.radians(angle_deg)
-    c, s = math.cos(a), math.sin(a)
-    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-
-
-def rotate_crop(crop: VirtualCrop, rotation_deg: float) -> VirtualCrop:
-    """The crop turned in-plane by `rotation_deg`: 3D data get R_z(−rot), the image K'·R_z(−rot)·K'⁻¹."""
-    if rotation_deg == 0.0:
-        return crop
-    r_aug = rotation_z(-rotation_deg)
-    k = crop.intrinsics.matrix()
-    homography = k @ r_aug @ np.linalg.inv(k) @ crop.homography
-    return dataclasses.replace(crop, rotation=crop.rotation @ r_aug.T, homography=homography / homography[2, 2])
 
 
 def apply_blur(image: np.ndarray, sigma_px: float) -> np.ndarray:

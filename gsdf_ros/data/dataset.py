@@ -40,7 +40,6 @@ from gsdf_ros.data.augment import (
     apply_blur,
     apply_colour,
     apply_lowres,
-    rotate_crop,
     sample_augment,
 )
 from gsdf_ros.data.layout import (
@@ -65,6 +64,7 @@ from gsdf_ros.geometry.virtual_camera import (
     VirtualCrop,
     full_image_crop,
     hand_crop_box,
+    rotate_crop,
     scale_box,
     square_box_around,
     virtual_crop,

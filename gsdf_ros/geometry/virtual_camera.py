@@ -13,6 +13,7 @@ cover [x0, x0 + size] x [y0, y0 + size]; the box centre maps to the crop centre 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
@@ -117,6 +118,23 @@ def full_image_crop(intrinsics: Intrinsics, size: int) -> VirtualCrop:
     homography = k.matrix() @ np.linalg.inv(intrinsics.matrix())
     box = (-0.5, -0.5, float(max(intrinsics.width, intrinsics.height)))
     return VirtualCrop(box, int(size), np.eye(3), k, homography / homography[2, 2])
+
+
+def rotation_z(angle_deg: float) -> np.ndarray:
+    """R_z(angle): rotation about the optical axis."""
+    a = math.radians(angle_deg)
+    c, s = math.cos(a), math.sin(a)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def rotate_crop(crop: VirtualCrop, rotation_deg: float) -> VirtualCrop:
+    """The crop turned in-plane by `rotation_deg`: 3D data get R_z(−rot), the image K'·R_z(−rot)·K'⁻¹."""
+    if rotation_deg == 0.0:
+        return crop
+    r_aug = rotation_z(-rotation_deg)
+    k = crop.intrinsics.matrix()
+    homography = k @ r_aug @ np.linalg.inv(k) @ crop.homography
+    return dataclasses.replace(crop, rotation=crop.rotation @ r_aug.T, homography=homography / homography[2, 2])
 
 
 def warp_crop(

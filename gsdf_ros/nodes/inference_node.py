@@ -42,6 +42,7 @@ from gsdf.msg import CropFrame, HandObjectReconstruction
 from gsdf_ros.detect.tracker import TrackerConfig
 from gsdf_ros.detect.verify import CHECKED_THRESHOLD, DEFAULT_PROPOSALS, RAW_THRESHOLD, VERIFIED_THRESHOLD
 from gsdf_ros.errors import CheckpointError
+from gsdf_ros.geometry.pose_looks import DEFAULT_LOOKS, LOOKS_HELP, MAX_LOOKS
 from gsdf_ros.hand_finder import NO_DETECTOR, HandFinder, crop_of, load_check_fn, load_detect_fn, look_detector
 from gsdf_ros.nodes import diagnostics, graph, params, runtime
 from gsdf_ros.nodes.conversions import crop_frame_to_sample, reconstruction_to_msg
@@ -100,11 +101,8 @@ PARAMETERS = (
                      min_value=0.0, max_value=1.0),
     params.ParamSpec("redetect_every", 5, "crop_mode detect: run the hand detector at least every n-th frame (between "
                      "detections the crop follows the tracked joints)", read_only=True, min_value=1, max_value=1000),
-    params.ParamSpec("pose_looks", 1, "crop_mode detect, models trained on hand crops: the published joints are "
-                     "their mean over this many crops around the hand (1: the hand crop alone; 5: it at five "
-                     "centres; up to 15: also at 1.27 and 1.53 times its size); each crop costs one pose-net pass. "
-                     "Better on held-out frames, hardly on the crossing-hand bench: see the README",
-                     read_only=True, min_value=1, max_value=15),
+    params.ParamSpec("pose_looks", DEFAULT_LOOKS, "crop_mode detect, models trained on hand crops: " + LOOKS_HELP
+                     + " (see the README for what each gains)", read_only=True, min_value=1, max_value=MAX_LOOKS),
     params.CROP_SIZE,
     params.ParamSpec("torch_threads", 0, "torch CPU threads of this process (0: torch's default)", read_only=True,
                      min_value=0, max_value=256),

@@ -100,8 +100,11 @@ def test_a_wider_shape_crop_carries_the_hand_crop_as_the_pose_view() -> None:
 def test_the_finder_cuts_the_pose_looks_around_the_hand_crop() -> None:
     looks = PoseLooks()
     found = HandFinder(CountingDetector(), 64, shape_scale=1.5, looks=looks).find(whole_frame(1, 300)).sample
-    assert len(found.pose_looks) == looks.count == 15
-    np.testing.assert_allclose([look.box for look in found.pose_looks], looks.squares(found.pose_view.box))
+    assert len(found.pose_looks) == looks.count == 9
+    np.testing.assert_allclose([look.box for look in found.pose_looks], [box for box, _ in looks.looks(found.pose_view.box)])
+    turned = found.pose_looks[3]
+    assert not np.allclose(turned.rotation, found.pose_view.rotation), "the fourth look is the hand crop turned"
+    np.testing.assert_allclose(turned.k, found.pose_view.k)
     assert found.pose_looks[0].box == pytest.approx(found.pose_view.box), "the first look is the hand crop"
     assert all(look.image.shape == (64, 64, 3) for look in found.pose_looks)
     assert HandFinder(CountingDetector(), 64).find(whole_frame(1, 300)).sample.pose_looks == ()
