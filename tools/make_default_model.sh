@@ -36,11 +36,11 @@ timed tiny_sdf_fresh2 gsdf-train --config configs/tiny_sdf_fresh2.yaml
 timed eval gsdf-eval --checkpoint runs/tiny_sdf_fresh2/last.pt --data data/synth_heldout --split test --protocol both \
   --mesh c2f --resolution 64 --points 30000 --limit "${EVAL_LIMIT:-200}" --out runs/eval_heldout
 gsdf-eval --checkpoint runs/tiny_sdf_fresh2/last.pt --data data/synth_heldout --split test --protocol live \
-  --pose-looks 15 --mesh c2f --resolution 64 --points 30000 --limit "${EVAL_LIMIT:-200}" --out runs/eval_heldout_looks
+  --pose-looks 1 --mesh c2f --resolution 64 --points 30000 --limit "${EVAL_LIMIT:-200}" --out runs/eval_heldout_looks
 gsdf-eval-pose --checkpoint runs/tiny_pose_fresh2/last.pt --data data/synth_pose_heldout --split test --limit 400 \
   --out runs/eval_pose_heldout
 gsdf-eval-pose --checkpoint runs/tiny_pose_fresh2/last.pt --data data/synth_pose_heldout --split test --limit 400 \
-  --protocol live --pose-looks 15 --out runs/eval_pose_heldout_looks
+  --protocol live --pose-looks 1 --out runs/eval_pose_heldout_looks
 # 5. Ship it without optimiser state, with its record.
 gsdf-export runs/tiny_sdf_fresh2/last.pt models/gsdf_tiny_synthho.pt
 python tools/write_model_record.py --checkpoint models/gsdf_tiny_synthho.pt --eval runs/eval_heldout \

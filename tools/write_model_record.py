@@ -101,15 +101,22 @@ def protocol_sections(results: str) -> str:
     return results[results.index("## "):].strip()
 
 
+def looks_count(folder: Path) -> str:
+    """How many crops an evaluation's live joints were read from (its summary's ``pose_looks``; "?" when an
+    older evaluation did not record it)."""
+    return str(json.loads((folder / "summary.json").read_text()).get("meta", {}).get("pose_looks", "?"))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--eval", type=Path, required=True, help="gsdf-eval output folder (held-out SDF set)")
     parser.add_argument("--eval-looks", type=Path,
-                        help="gsdf-eval --protocol live --pose-looks 15 output folder, shown beside it")
+                        help="gsdf-eval --protocol live --pose-looks N output folder (another reading), shown beside it")
     parser.add_argument("--eval-pose", type=Path, required=True, help="gsdf-eval-pose output folder (held-out)")
     parser.add_argument("--eval-pose-looks", type=Path,
-                        help="gsdf-eval-pose --protocol live --pose-looks 15 output folder (held-out), shown beside it")
+                        help="gsdf-eval-pose --protocol live --pose-looks N output folder (held-out, another reading), "
+                             "shown beside it")
     parser.add_argument("--earlier-record", metavar="REV",
                         help="git revision whose record's pose-net sections to keep (runs no longer here)")
     parser.add_argument("--runs", type=Path, default=Path("runs"))
@@ -129,7 +136,8 @@ def main() -> int:
     results = protocol_sections((args.eval / "results.md").read_text())
     if args.eval_looks is not None:
         looks = protocol_sections((args.eval_looks / "results.md").read_text()).split("\n", 1)[1]
-        results += "\n\n## live, the joints averaged over 15 crops around the hand (`--pose-looks 15`)\n" + looks
+        count = looks_count(args.eval_looks)
+        results += f"\n\n## live, the joints of {count} crop(s) around the hand (`--pose-looks {count}`)\n" + looks
     pose = json.loads((args.eval_pose / "summary.json").read_text())
     held_out = summary.get("meta", {}).get("samples", "?")
     lines = [
@@ -181,8 +189,10 @@ def main() -> int:
         "",
         pose_table(pose["summary"]),
         "",
-        *(("The joints averaged over 15 crops around the hand (`--pose-looks 15`, the inference node's "
-           "`pose_looks`):", "", pose_table(json.loads((args.eval_pose_looks / "summary.json").read_text())["summary"]),
+        *((f"The joints of {looks_count(args.eval_pose_looks)} crop(s) around the hand (`--pose-looks "
+           f"{looks_count(args.eval_pose_looks)}`; the table above: {looks_count(args.eval_pose)}, the inference "
+           "node's `pose_looks`):", "",
+           pose_table(json.loads((args.eval_pose_looks / "summary.json").read_text())["summary"]),
            "") if args.eval_pose_looks is not None else ()),
         *(line for name in pose_runs if (args.runs / f"{name}_curve").is_dir() for line in (
             f"Learning curve of `configs/{name}.yaml` ({POSE_RUN_TITLES[name]}; its epoch checkpoints on 200 "
