@@ -112,7 +112,8 @@ def main() -> int:
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--eval", type=Path, required=True, help="gsdf-eval output folder (held-out SDF set)")
     parser.add_argument("--eval-looks", type=Path,
-                        help="gsdf-eval --protocol live --pose-looks N output folder (another reading), shown beside it")
+                        help="gsdf-eval --protocol live --pose-looks N output folder (another reading), shown "
+                             "beside it")
     parser.add_argument("--eval-pose", type=Path, required=True, help="gsdf-eval-pose output folder (held-out)")
     parser.add_argument("--eval-pose-looks", type=Path,
                         help="gsdf-eval-pose --protocol live --pose-looks N output folder (held-out, another reading), "

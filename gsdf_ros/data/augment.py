@@ -16,7 +16,6 @@ import cv2
 import numpy as np
 
 
-
 @dataclass(frozen=True)
 class AugmentConfig:
     """Probabilities and ranges; the defaults are the paper's (box shift 0 = ObMan, 0.1 = DexYCB)."""

@@ -22,7 +22,6 @@ from gsdf_ros.geometry.virtual_camera import (
     virtual_crop,
 )
 
-
 Look = tuple[Box, float]
 """One look: its square (x0, y0, side) in source pixels and its in-plane turn in degrees."""
 

@@ -101,7 +101,8 @@ def test_the_finder_cuts_the_pose_looks_around_the_hand_crop() -> None:
     looks = PoseLooks()
     found = HandFinder(CountingDetector(), 64, shape_scale=1.5, looks=looks).find(whole_frame(1, 300)).sample
     assert len(found.pose_looks) == looks.count == 9
-    np.testing.assert_allclose([look.box for look in found.pose_looks], [box for box, _ in looks.looks(found.pose_view.box)])
+    squares = [box for box, _ in looks.looks(found.pose_view.box)]
+    np.testing.assert_allclose([look.box for look in found.pose_looks], squares)
     turned = found.pose_looks[3]
     assert not np.allclose(turned.rotation, found.pose_view.rotation), "the fourth look is the hand crop turned"
     np.testing.assert_allclose(turned.k, found.pose_view.k)
