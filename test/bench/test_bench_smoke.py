@@ -43,6 +43,14 @@ def test_bench_stages_quick():
     assert positive(case["peak_rss_mb"])
 
 
+def test_bench_pose_looks_quick():
+    report = run_quick("bench_pose_looks.py")
+    assert report["bench"] == "pose_looks" and report["environment"]["date"]
+    assert set(report["pose_path_ms"]) == {"1", "3"}
+    for figures in report["pose_path_ms"].values():
+        assert positive(figures["median"]) and figures["n"] == 2
+
+
 def test_bench_mesh_model_quick():
     report = run_quick("bench_mesh_model.py")
     assert report["bench"] == "mesh_model" and report["model"]
