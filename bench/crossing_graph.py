@@ -12,9 +12,9 @@ none and count as not covered). Per hand-free frame: whether a hand reached /tf.
 
 The reference: after the graph has stopped, the same model in this process reads every clip frame's
 hand-centred crop, the crop a detection of the hand's true box (its true joints' flesh box) makes in
-the inference node's hand finder, and its live E_h on those crops is printed beside the graph's, with
-their ratio: what detection and tracking cost against a perfectly placed crop (``--no-reference``
-skips it).
+the inference node's hand finder, with the node's ``pose_looks`` around it, and its live E_h on those
+crops is printed beside the graph's, with their ratio: what detection and tracking cost against a
+perfectly placed crop (``--no-reference`` skips it).
 
     python bench/crossing_graph.py --clips 3 --frames 120 --json out/crossing.json
 """
@@ -91,10 +91,12 @@ def hand_free_frames(scenes: Path, count: int, size: tuple[int, int], seed: int)
     return noise + pictures
 
 
-def hand_centred_errors(clips: list, checkpoint: str, crop_size: int) -> list[list[float]]:
+def hand_centred_errors(clips: list, checkpoint: str, crop_size: int, pose_looks: int = 1) -> list[list[float]]:
     """Per clip, per frame: the live E_h (cm) of ``checkpoint``'s pose path on the frame's hand-centred crop,
     cut by the inference node's hand finder from a detection of the true flesh box (one detection per
-    frame, no tracking)."""
+    frame, no tracking), with the node's ``pose_looks`` around it."""
+    import dataclasses
+
     from gsdf_ros.detect.tracker import TrackerConfig
     from gsdf_ros.detect.verify import Found, flesh_box
     from gsdf_ros.hand_finder import HandFinder
@@ -102,6 +104,8 @@ def hand_centred_errors(clips: list, checkpoint: str, crop_size: int) -> list[li
     from gsdf_ros.result import CropSample
 
     predictor = load_predictor(checkpoint, "cpu", 1, {"mesh": "none"})
+    looks = getattr(predictor, "pose_looks", None)
+    looks = dataclasses.replace(looks, limit=pose_looks) if looks is not None and pose_looks > 1 else None
     errors: list[list[float]] = []
     for frames, meta in clips:
         k = np.asarray(meta["K"], dtype=np.float64).reshape(3, 3)
@@ -110,7 +114,7 @@ def hand_centred_errors(clips: list, checkpoint: str, crop_size: int) -> list[li
             box = flesh_box(np.asarray(truth["joints_2d"]))
             finder = HandFinder(lambda image, intrinsics, box=box: Found(1.0, box), crop_size,
                                 TrackerConfig(score_threshold=0.5, redetect_every=1),
-                                shape_scale=getattr(predictor, "shape_scale", None))
+                                shape_scale=getattr(predictor, "shape_scale", None), looks=looks)
             whole = CropSample(0, FRAME, rgb, k, np.eye(3), (-0.5, -0.5, float(max(rgb.shape[:2]))), whole_frame=True)
             sample = finder.find(whole).sample
             result = predictor.predict_pose([sample])[0] if hasattr(predictor, "predict_pose") \
@@ -221,8 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_reference:
         node_params = yaml.safe_load(params.read_text())["/**"]["ros__parameters"]
         checkpoint = node_params.get("checkpoint") or str(ROOT / DEFAULT_CHECKPOINT)
-        summary.update(reference_figures(hand_centred_errors(clips, checkpoint, int(node_params["crop_size"])),
-                                         summary["per_clip_frames"]))
+        errors = hand_centred_errors(clips, checkpoint, int(node_params["crop_size"]),
+                                     int(node_params.get("pose_looks", 1)))
+        summary.update(reference_figures(errors, summary["per_clip_frames"]))
     print(json.dumps({k: v for k, v in summary.items() if k != "per_clip_frames"}, indent=1))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

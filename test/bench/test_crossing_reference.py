@@ -40,6 +40,7 @@ def test_hand_centred_crops_of_a_short_clip_give_the_shipped_model_a_readable_ha
         pytest.skip("the shipped model is not in this checkout")
     config = crossing_graph.CrossingConfig(frames=3)
     clip = crossing_graph.clip_frames(tmp_path, 900, config)
-    (errors,) = crossing_graph.hand_centred_errors([clip], str(model), 256)
-    assert len(errors) == 3 and all(np.isfinite(errors))
-    assert 0.0 < np.mean(errors) < 10.0, errors  # cm: a collapsed or misplaced skeleton is tens of cm off
+    for looks in (1, 9):  # the hand crop alone; the node's default looks around it
+        (errors,) = crossing_graph.hand_centred_errors([clip], str(model), 256, looks)
+        assert len(errors) == 3 and all(np.isfinite(errors))
+        assert 0.0 < np.mean(errors) < 10.0, (looks, errors)  # cm: a collapsed or misplaced skeleton is tens of cm off
