@@ -10,7 +10,6 @@ detection would give it, so the detector's own time (``bench_detector.py``) is n
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from benchlib import distribution, emit, environment, set_threads
 from gsdf_ros.detect.tracker import TrackerConfig
 from gsdf_ros.detect.verify import Found
 from gsdf_ros.geometry.pose_looks import DEFAULT_LOOKS, MAX_LOOKS
-from gsdf_ros.hand_finder import HandFinder
+from gsdf_ros.hand_finder import HandFinder, finder_looks
 from gsdf_ros.predictor import load_predictor
 from gsdf_ros.result import CropSample
 
@@ -44,11 +43,9 @@ def node_crop_size() -> int:
 def pose_path_ms(predictor, frame: CropSample, box: tuple[float, float, float, float], looks: int,
                  crop_size: int, repeats: int, warmup: int) -> list[float]:
     """Per frame: the finder's crops and the pose reading, in ms (the node's finder for ``pose_looks``)."""
-    options = getattr(predictor, "pose_looks", None)
-    options = dataclasses.replace(options, limit=looks) if options is not None and looks > 1 else None
     finder = HandFinder(lambda image, intrinsics: Found(1.0, box), crop_size,
                         TrackerConfig(score_threshold=0.5, redetect_every=1),
-                        shape_scale=getattr(predictor, "shape_scale", None), looks=options)
+                        shape_scale=getattr(predictor, "shape_scale", None), looks=finder_looks(predictor, looks))
     times = []
     for index in range(warmup + repeats):
         start = time.perf_counter()

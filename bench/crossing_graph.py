@@ -95,17 +95,14 @@ def hand_centred_errors(clips: list, checkpoint: str, crop_size: int, pose_looks
     """Per clip, per frame: the live E_h (cm) of ``checkpoint``'s pose path on the frame's hand-centred crop,
     cut by the inference node's hand finder from a detection of the true flesh box (one detection per
     frame, no tracking), with the node's ``pose_looks`` around it."""
-    import dataclasses
-
     from gsdf_ros.detect.tracker import TrackerConfig
     from gsdf_ros.detect.verify import Found, flesh_box
-    from gsdf_ros.hand_finder import HandFinder
+    from gsdf_ros.hand_finder import HandFinder, finder_looks
     from gsdf_ros.predictor import load_predictor
     from gsdf_ros.result import CropSample
 
     predictor = load_predictor(checkpoint, "cpu", 1, {"mesh": "none"})
-    looks = getattr(predictor, "pose_looks", None)
-    looks = dataclasses.replace(looks, limit=pose_looks) if looks is not None and pose_looks > 1 else None
+    looks = finder_looks(predictor, pose_looks)
     errors: list[list[float]] = []
     for frames, meta in clips:
         k = np.asarray(meta["K"], dtype=np.float64).reshape(3, 3)

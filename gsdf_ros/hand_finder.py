@@ -139,6 +139,14 @@ def load_detect_fn(spec: str, default_path: Path, look: PoseLook | None = None, 
     return model_detect_fn(model, look, proposals, check=check)
 
 
+def finder_looks(predictor: object, count: int) -> PoseLooks | None:
+    """The first ``count`` of a predictor's pose looks (its ``pose_looks``: models trained on hand crops),
+    as a :class:`HandFinder` takes them (the inference node's ``pose_looks`` parameter); None, the hand
+    crop alone, when the predictor has none or ``count`` is 1."""
+    looks = getattr(predictor, "pose_looks", None)
+    return replace(looks, limit=count) if looks is not None and count > 1 else None
+
+
 def crop_of(frame: CropSample, square: tuple[float, float, float], size: int, turn: float = 0.0) -> CropSample:
     """The `size` x `size` crop of a whole frame inside the square (x0, y0, side), cut with the exact
     virtual camera, turned in-plane by ``turn`` degrees about its centre."""

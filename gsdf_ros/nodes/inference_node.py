@@ -43,7 +43,15 @@ from gsdf_ros.detect.tracker import TrackerConfig
 from gsdf_ros.detect.verify import CHECKED_THRESHOLD, DEFAULT_PROPOSALS, RAW_THRESHOLD, VERIFIED_THRESHOLD
 from gsdf_ros.errors import CheckpointError
 from gsdf_ros.geometry.pose_looks import DEFAULT_LOOKS, LOOKS_HELP, MAX_LOOKS
-from gsdf_ros.hand_finder import NO_DETECTOR, HandFinder, crop_of, load_check_fn, load_detect_fn, look_detector
+from gsdf_ros.hand_finder import (
+    NO_DETECTOR,
+    HandFinder,
+    crop_of,
+    finder_looks,
+    load_check_fn,
+    load_detect_fn,
+    look_detector,
+)
 from gsdf_ros.nodes import diagnostics, graph, params, runtime
 from gsdf_ros.nodes.conversions import crop_frame_to_sample, reconstruction_to_msg
 from gsdf_ros.nodes.flow import LatestSlot, RateLimiter, SequenceGaps, StampWindow
@@ -442,9 +450,8 @@ def make_finder(predictor: Predictor, detector: str, crop_size: int, threshold: 
             return None, "none (whole frames as in crop_mode full)"
         detect, kind = look_detector(look), "the model's whole-image look"
     cfg = TrackerConfig(score_threshold=threshold, redetect_every=redetect_every)
-    looks = getattr(predictor, "pose_looks", None)
-    looks = dataclasses.replace(looks, limit=pose_looks) if looks is not None and pose_looks > 1 else None
-    return HandFinder(detect, crop_size, cfg, shape_scale=getattr(predictor, "shape_scale", None), looks=looks), kind
+    return HandFinder(detect, crop_size, cfg, shape_scale=getattr(predictor, "shape_scale", None),
+                      looks=finder_looks(predictor, pose_looks)), kind
 
 
 def check_device(device: str) -> None:

@@ -4,6 +4,7 @@ hand" below the threshold, the model's whole-image look as a pseudo-detector, de
 from __future__ import annotations
 
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from gsdf_ros.detect.tracker import TrackerConfig
 from gsdf_ros.geometry import Intrinsics
 from gsdf_ros.geometry.pose_looks import PoseLooks
-from gsdf_ros.hand_finder import Found, HandFinder, load_detect_fn, look_detector
+from gsdf_ros.hand_finder import Found, HandFinder, finder_looks, load_detect_fn, look_detector
 from gsdf_ros.result import CropSample
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -95,6 +96,13 @@ def test_a_wider_shape_crop_carries_the_hand_crop_as_the_pose_view() -> None:
     assert HandFinder(CountingDetector(), 64).find(whole_frame(1, 300)).sample.pose_view is None
     with pytest.raises(ValueError, match="shape_scale"):
         HandFinder(CountingDetector(), 64, shape_scale=0.5)
+
+
+def test_the_finder_takes_the_first_pose_looks_count_of_the_predictors_looks() -> None:
+    predictor = types.SimpleNamespace(pose_looks=PoseLooks())
+    assert finder_looks(predictor, 3) == PoseLooks(limit=3)
+    assert finder_looks(predictor, 1) is None, "one look: the hand crop alone"
+    assert finder_looks(types.SimpleNamespace(), 9) is None, "a predictor without looks reads one crop"
 
 
 def test_the_finder_cuts_the_pose_looks_around_the_hand_crop() -> None:
