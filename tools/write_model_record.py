@@ -140,6 +140,7 @@ def main() -> int:
         count = looks_count(args.eval_looks)
         results += f"\n\n## live, the joints of {count} crop(s) around the hand (`--pose-looks {count}`)\n" + looks
     pose = json.loads((args.eval_pose / "summary.json").read_text())
+    other_looks = looks_count(args.eval_pose_looks) if args.eval_pose_looks is not None else None
     held_out = summary.get("meta", {}).get("samples", "?")
     lines = [
         f"# {args.checkpoint.name}",
@@ -190,9 +191,8 @@ def main() -> int:
         "",
         pose_table(pose["summary"]),
         "",
-        *((f"The joints of {looks_count(args.eval_pose_looks)} crop(s) around the hand (`--pose-looks "
-           f"{looks_count(args.eval_pose_looks)}`; the table above: {looks_count(args.eval_pose)}, the inference "
-           "node's `pose_looks`):", "",
+        *((f"The joints of {other_looks} crop(s) around the hand (`--pose-looks {other_looks}`; the table "
+           f"above: {looks_count(args.eval_pose)}, the inference node's `pose_looks`):", "",
            pose_table(json.loads((args.eval_pose_looks / "summary.json").read_text())["summary"]),
            "") if args.eval_pose_looks is not None else ()),
         *(line for name in pose_runs if (args.runs / f"{name}_curve").is_dir() for line in (
